@@ -1,0 +1,54 @@
+# Threadline: `make demo` runs the hub with its sandboxes; `make test` runs the suite.
+# Both create .venv with pip and install the project first, on a fresh machine too.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+# Demo-only values: the demo's connector secret and API token. Never use them for real.
+DEMO_ENV := THREADLINE_CONFIG=config/threadline.example.yaml \
+	THREADLINE_DATABASE_URL=sqlite:///var/demo.db \
+	STANDARD_WEBHOOKS_SECRET=whsec_ZGVtby1zZWNyZXQtMDEyMzQ1Njc4OWFi \
+	THREADLINE_API_TOKEN=demo-token-0123456789
+
+.PHONY: demo test test-sqlite test-postgres lint fmt typecheck check clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: $(STAMP)
+	$(DEMO_ENV) $(BIN)/threadline demo --host 127.0.0.1 --port 8080
+
+test: $(STAMP) lint test-sqlite test-postgres
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test-sqlite: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-postgres: $(STAMP)
+	@$(BIN)/python -m hub.devtools_pg "$(PG_URL)" || { \
+	  echo "PostgreSQL is not reachable at $(PG_URL)."; \
+	  echo "Start it: pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start"; \
+	  exit 1; }
+	THREADLINE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -m db
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: test typecheck
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

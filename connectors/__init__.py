@@ -1,0 +1,1 @@
+"""Connector plugins, one small folder per provider (see ``hub/plugin.py``)."""

@@ -1,0 +1,1 @@
+"""Standard Webhooks: contacts and interactions from any tool that signs that way."""

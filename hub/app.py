@@ -1,0 +1,73 @@
+"""The Flask app factory. The engine and connectors are built here, never at import."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from hub.problems import problem
+from hub.runtime import Runtime
+from hub.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build the web app from ``runtime`` (or from settings, or the config file)."""
+    if runtime is None:
+        runtime = Runtime.build(settings or load_settings())
+    app = Flask("threadline")
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.hub.intake.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["threadline"] = runtime
+
+    from hub.api.read import bp as read_bp
+    from hub.intake import bp as intake_bp
+
+    app.register_blueprint(intake_bp)
+    app.register_blueprint(read_bp)
+    _register_health(app, runtime)
+    _register_errors(app)
+    return app
+
+
+def _register_health(app: Flask, runtime: Runtime) -> None:
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response('{"status":"ok"}', mimetype="application/json")
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        try:
+            with runtime.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError:
+            return problem(503, "store_unavailable", "the store cannot be reached")
+        return Response('{"status":"ready"}', mimetype="application/json")
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        if exc.code == 413:
+            return problem(413, "payload_too_large", "the body is larger than the configured limit")
+        return problem(exc.code or 400, code, exc.description or code)
+
+    @app.errorhandler(DBAPIError)
+    def store_error(exc: DBAPIError) -> Response:
+        log.error("http.store_unavailable", extra={"error_class": type(exc.orig).__name__})
+        response = problem(503, "store_unavailable", "the store is unavailable; retry")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.error(
+            "http.unexpected_error", exc_info=exc, extra={"error_class": type(exc).__name__}
+        )
+        return problem(500, "internal_error", "an unexpected error occurred; it has been logged")

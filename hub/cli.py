@@ -1,0 +1,317 @@
+"""``threadline``: run the hub's processes and administer it from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hub.errors import ConfigError
+from hub.settings import Settings, load_settings
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _runtime(args: argparse.Namespace) -> Any:
+    from hub.logging_setup import configure_logging
+    from hub.runtime import Runtime
+
+    settings = _settings(args)
+    configure_logging(settings.logging.level, settings.logging.format)
+    return Runtime.build(settings)
+
+
+def _require_schema(runtime: Any) -> None:
+    from hub.store.migrate import current_revision, head_revision
+
+    if current_revision(runtime.engine) != head_revision():
+        raise SystemExit("the store's schema is not up to date: run `threadline db upgrade`")
+
+
+def _stop_event() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+# ----- commands ------------------------------------------------------------------
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from hub.mappings import MappingSet
+    from hub.registry import build_connectors
+
+    settings = _settings(args)
+    connectors = build_connectors(settings)
+    MappingSet(settings, connectors)
+    _out(f"{settings.source_file}: OK ({len(connectors)} connector(s))")
+    for name, connector in connectors.items():
+        _out(f"  {name} ({connector.type_name}): {json.dumps(connector.capabilities)}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from hub.store.db import make_engine
+    from hub.store.migrate import current_revision, upgrade
+
+    settings = _settings(args)
+    engine = make_engine(settings.hub.database_url)
+    try:
+        upgrade(engine)
+        _out(f"store at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from hub.worker import Worker
+
+    runtime = _runtime(args)
+    _require_schema(runtime)
+    worker = Worker(runtime)
+    if args.once:
+        _out(f"processed {worker.run_once()} event(s)")
+        return 0
+    worker.run_forever(_stop_event())
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from hub.scheduler import build_scheduler
+
+    runtime = _runtime(args)
+    _require_schema(runtime)
+    scheduler = build_scheduler(runtime)
+    scheduler.start()
+    _stop_event().wait()
+    scheduler.shutdown(wait=True)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Web + worker + scheduler in one process: the embedded default."""
+    from werkzeug.serving import make_server
+
+    from hub.app import create_app
+    from hub.scheduler import build_scheduler
+    from hub.worker import Worker
+
+    runtime = _runtime(args)
+    _require_schema(runtime)
+    stop = _stop_event()
+    worker_thread = threading.Thread(
+        target=Worker(runtime).run_forever, args=(stop,), name="worker", daemon=True
+    )
+    worker_thread.start()
+    scheduler = build_scheduler(runtime)
+    if runtime.settings.hub.scheduler_enabled:
+        scheduler.start()
+    server = make_server(args.host, args.port, create_app(runtime=runtime), threaded=True)
+    threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+    _out(
+        f"threadline serving on http://{args.host}:{server.server_port} "
+        f"(store: {runtime.engine.url.render_as_string()})"
+    )
+    stop.wait()
+    server.shutdown()
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+    worker_thread.join(timeout=10)
+    runtime.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Migrate the store, print what to try, then serve (what `make demo` runs)."""
+    from hub.demo import banner
+
+    cmd_db_upgrade(args)
+    _out(banner(_settings(args), args.host, args.port))
+    return cmd_serve(args)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """The web role alone, under gunicorn, for running several web processes."""
+    from gunicorn.app.base import BaseApplication
+
+    from hub.app import create_app
+
+    config_path = args.config
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", args.workers)
+            self.cfg.set("threads", args.threads)
+            self.cfg.set("timeout", 30)
+
+        def load(self) -> Any:
+            from hub.logging_setup import configure_logging
+
+            settings = load_settings(config_path)
+            configure_logging(settings.logging.level, settings.logging.format)
+            return create_app(settings)
+
+    _App().run()
+    return 0
+
+
+def cmd_inbox_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from hub.inbox import counts_by_status
+    from hub.store.models import InboxEvent
+
+    runtime = _runtime(args)
+    with runtime.read_sessions() as session:
+        _out(json.dumps({"counts": counts_by_status(session)}))
+        query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(args.limit)
+        if args.status:
+            query = query.where(InboxEvent.status == args.status)
+        for event in session.scalars(query):
+            _out(
+                json.dumps(
+                    {
+                        "id": event.id,
+                        "connector": event.connector,
+                        "type": event.event_type,
+                        "status": event.status,
+                        "attempts": event.attempts,
+                        "received_at": event.received_at.isoformat(),
+                        "last_error": event.last_error,
+                    }
+                )
+            )
+    return 0
+
+
+def cmd_inbox_replay(args: argparse.Namespace) -> int:
+    from hub.inbox import replay
+    from hub.store.db import transaction
+    from hub.store.models import AuditEntry
+
+    if not args.ids and not args.all_dead:
+        raise SystemExit("give event ids, or --all-dead")
+    runtime = _runtime(args)
+    with transaction(runtime.sessions) as session:
+        count = replay(session, args.ids or None)
+        session.add(
+            AuditEntry(
+                actor="cli",
+                action="inbox.replay",
+                subject=None,
+                details={"ids": args.ids, "all_dead": args.all_dead, "count": count},
+            )
+        )
+    _out(f"replayed {count} event(s)")
+    return 0
+
+
+def cmd_connectors_list(args: argparse.Namespace) -> int:
+    from hub.registry import connector_types
+
+    for name, cls in sorted(connector_types().items()):
+        _out(f"{name}: {cls.description}")
+    return 0
+
+
+def cmd_webhook_send(args: argparse.Namespace) -> int:
+    """Sign a JSON event with a standard_webhooks connector's secret and post it."""
+    from hub.devtools import send_standard_webhook
+
+    settings = _settings(args)
+    status, body = send_standard_webhook(settings, args.connector, args.url, args.json)
+    _out(f"HTTP {status} {body}")
+    return 0 if 200 <= status < 300 else 1
+
+
+# ----- parser --------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="threadline", description=__doc__)
+    parser.add_argument(
+        "--config",
+        help="configuration file (default: $THREADLINE_CONFIG or config/threadline.yaml)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_: str, parent: Any = sub
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_)
+        p.set_defaults(func=func)
+        return p
+
+    serve = add("serve", cmd_serve, "web + worker + scheduler in one process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    demo = add("demo", cmd_demo, "migrate, print what to try, and serve (make demo)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    web = add("web", cmd_web, "the web role under gunicorn")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8080)
+    web.add_argument("--workers", type=int, default=2)
+    web.add_argument("--threads", type=int, default=4)
+    worker = add("worker", cmd_worker, "process the inbox")
+    worker.add_argument("--once", action="store_true", help="one batch, then exit")
+    add("scheduler", cmd_scheduler, "run scheduled pull streams")
+
+    config = sub.add_parser("config", help="configuration").add_subparsers(
+        dest="action", required=True
+    )
+    add("check", cmd_config_check, "validate the configuration and mappings", config)
+    db = sub.add_parser("db", help="the store").add_subparsers(dest="action", required=True)
+    add("upgrade", cmd_db_upgrade, "apply migrations", db)
+
+    inbox = sub.add_parser("inbox", help="the webhook inbox").add_subparsers(
+        dest="action", required=True
+    )
+    listing = add("list", cmd_inbox_list, "list events", inbox)
+    listing.add_argument("--status", choices=["pending", "done", "ignored", "dead"])
+    listing.add_argument("--limit", type=int, default=20)
+    rep = add("replay", cmd_inbox_replay, "re-queue events", inbox)
+    rep.add_argument("ids", nargs="*", type=int)
+    rep.add_argument("--all-dead", action="store_true")
+
+    conns = sub.add_parser("connectors", help="connector types").add_subparsers(
+        dest="action", required=True
+    )
+    add("list", cmd_connectors_list, "registered connector types", conns)
+
+    hook = sub.add_parser("webhook", help="developer tools").add_subparsers(
+        dest="action", required=True
+    )
+    send = add("send", cmd_webhook_send, "sign and post a Standard Webhooks event", hook)
+    send.add_argument("connector", help="a configured standard_webhooks connector")
+    send.add_argument("json", help="the event body as JSON text")
+    send.add_argument("--url", default="http://127.0.0.1:8080")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

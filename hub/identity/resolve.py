@@ -1,0 +1,136 @@
+"""Deterministic, real-time identity resolution.
+
+Order of evidence: the source record's own link (``record:<connector>:<type>``; the
+same Salesforce Contact is always the same customer), then namespaced keys
+(``key:customer_number``), then e-mail, then phone. A value that is junk
+(``test@test.com``, ``0000000``) or already held by more than one contact (a
+switchboard, info@) is ambiguous and never joins records. This module links; it never
+merges two existing contacts (merges are explicit, explainable and reversible).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from hub.store.models import Contact, Identifier
+
+KIND_PRIORITY = ("record:", "key:", "email", "phone")
+JUNK_VALUES = {
+    "email": {"test@test.com", "noreply@example.com", "no-reply@example.com", "a@a.com"},
+    "phone": {"+10000000000", "+11111111111", "+15555555555"},
+}
+
+
+@dataclass
+class Resolution:
+    """The contact chosen, and why (kept for the merge explanation and lineage)."""
+
+    contact: Contact
+    created: bool
+    matched_on: tuple[str, str] | None = None
+    ambiguous: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _rank(kind: str) -> int:
+    for index, prefix in enumerate(KIND_PRIORITY):
+        if kind.startswith(prefix):
+            return index
+    return len(KIND_PRIORITY)
+
+
+def is_junk(kind: str, value: str) -> bool:
+    """Placeholder values that must never identify anyone."""
+    if value in JUNK_VALUES.get(kind, set()):
+        return True
+    if kind == "phone":
+        digits = value.lstrip("+")
+        return len(set(digits[-7:])) <= 1
+    return value.strip().lower() in {"unknown", "none", "null", "n/a", "-"}
+
+
+def lock_identifiers(session: Session, keys: Iterable[tuple[str, str]]) -> None:
+    """Serialise concurrent resolutions of the same values across workers (PostgreSQL).
+
+    Without it two workers seeing a new caller at once would each create a contact.
+    Locks are taken in sorted order (no deadlock between two sorted sets) and released
+    at commit. SQLite needs none: one writer at a time.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for kind, value in sorted(set(keys)):
+        digest = hashlib.blake2b(f"{kind}\x00{value}".encode(), digest_size=8).digest()
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"),
+            {"k": int.from_bytes(digest, "big", signed=True)},
+        )
+
+
+def find_contacts(session: Session, kind: str, value: str) -> list[str]:
+    """Ids of live contacts holding ``kind:value`` (merged ones follow their survivor)."""
+    rows = session.execute(
+        select(Identifier.contact_id, Contact.merged_into_id)
+        .join(Contact, Contact.id == Identifier.contact_id)
+        .where(Identifier.kind == kind, Identifier.value == value)
+    ).all()
+    return sorted({merged or contact for contact, merged in rows})
+
+
+def resolve_contact(
+    session: Session,
+    keys: Sequence[tuple[str, str]],
+) -> Resolution:
+    """Find the contact these identifiers point at, or create one.
+
+    Args:
+        keys: ``(kind, normalised value)`` pairs from the mapped record.
+    """
+    usable = [(k, v) for k, v in keys if not is_junk(k, v)]
+    lock_identifiers(session, usable)
+    ambiguous: list[tuple[str, str]] = []
+    for kind, value in sorted(usable, key=lambda kv: _rank(kv[0])):
+        holders = find_contacts(session, kind, value)
+        if len(holders) == 1:
+            contact = session.get(Contact, holders[0])
+            if contact is not None:
+                return Resolution(
+                    contact, created=False, matched_on=(kind, value), ambiguous=ambiguous
+                )
+        elif len(holders) > 1:
+            ambiguous.append((kind, value))
+    contact = Contact()
+    session.add(contact)
+    session.flush()
+    return Resolution(contact, created=True, ambiguous=ambiguous)
+
+
+def attach_identifiers(
+    session: Session,
+    contact: Contact,
+    keys: Iterable[tuple[str, str]],
+    *,
+    connector: str,
+) -> None:
+    """Index ``keys`` under ``contact`` (idempotent; junk values are skipped)."""
+    for kind, value in keys:
+        if is_junk(kind, value):
+            continue
+        exists = session.scalar(
+            select(func.count())
+            .select_from(Identifier)
+            .where(
+                Identifier.kind == kind,
+                Identifier.value == value,
+                Identifier.contact_id == contact.id,
+            )
+        )
+        if exists:
+            continue
+        session.add(
+            Identifier(kind=kind, value=value, contact_id=contact.id, source_connector=connector)
+        )
+    session.flush()

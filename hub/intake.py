@@ -1,0 +1,107 @@
+"""The webhook endpoint: cap the size, verify, store durably, and only then answer 2xx.
+
+``POST /webhooks/<connector>[/<endpoint>]`` (``GET`` for handshakes). The order is the
+contract: nothing is stored unless the signature verifies, and nothing is
+acknowledged unless it is committed. If the store is down the sender gets 503 and
+retries; no input produces a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import DBAPIError
+
+from hub import inbox
+from hub.plugin import IntakeResult
+from hub.problems import problem
+from hub.runtime import Runtime
+from hub.store.db import transaction
+from webhooks import PayloadError, RawRequest, SignatureError
+from webhooks.public_url import rebuild_public_url
+
+log = logging.getLogger(__name__)
+bp = Blueprint("intake", __name__)
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions["threadline"]
+    return runtime
+
+
+def _raw_request(body: bytes, trust_forwarded: bool) -> RawRequest:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    path = request.full_path if request.query_string else request.path
+    url = rebuild_public_url(
+        request.scheme, request.host, path, headers, trust_forwarded=trust_forwarded
+    )
+    return RawRequest.build(request.method, url, headers, body)
+
+
+@bp.route("/webhooks/<connector_name>", defaults={"endpoint_name": ""}, methods=METHODS)
+@bp.route("/webhooks/<connector_name>/<endpoint_name>", methods=METHODS)
+def receive(connector_name: str, endpoint_name: str) -> Response:
+    runtime = _runtime()
+    connector = runtime.connectors.get(connector_name)
+    if connector is None:
+        return problem(404, "unknown_connector", f"no connector named {connector_name!r}")
+    endpoint = connector.endpoint(endpoint_name)
+    if endpoint is None:
+        return problem(
+            404, "unknown_endpoint", f"{connector_name!r} has no endpoint {endpoint_name!r}"
+        )
+    intake = runtime.settings.hub.intake
+    body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = _raw_request(body, intake.trust_forwarded_headers)
+    context = {"connector": connector_name, "endpoint": endpoint_name or "/"}
+
+    if request.method == "GET":
+        try:
+            answer = endpoint.handshake(raw)
+        except SignatureError as exc:
+            log.warning("intake.handshake_rejected", extra={**context, "reason": exc.message})
+            return problem(401, exc.code, exc.message)
+        if answer is None:
+            return problem(405, "method_not_allowed", "this endpoint takes POST")
+        return Response(answer.body, status=answer.status, mimetype=answer.content_type)
+    if request.method not in endpoint.methods:
+        return problem(
+            405, "method_not_allowed", f"this endpoint takes {', '.join(endpoint.methods)}"
+        )
+
+    try:
+        endpoint.verify(raw)
+    except SignatureError as exc:
+        log.warning("intake.signature_rejected", extra={**context, "reason": exc.message})
+        return problem(401, exc.code, exc.message)
+    try:
+        events = endpoint.parse(raw)
+    except PayloadError as exc:
+        log.warning("intake.payload_rejected", extra={**context, "reason": exc.message})
+        return problem(400, exc.code, exc.message)
+
+    started = time.perf_counter()
+    try:
+        with transaction(runtime.sessions) as session:
+            stored, duplicates = inbox.store_events(
+                session, connector=connector_name, endpoint=endpoint_name, raw=raw, events=events
+            )
+    except DBAPIError as exc:
+        log.error("intake.store_unavailable", extra={**context, "error_class": type(exc).__name__})
+        response = problem(503, "store_unavailable", "the event store is unavailable; retry")
+        response.headers["Retry-After"] = "5"
+        return response
+    log.info(
+        "intake.stored",
+        extra={
+            **context,
+            "stored": stored,
+            "duplicates": duplicates,
+            "store_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+    answer = endpoint.ack(raw, IntakeResult(stored=stored, duplicates=duplicates))
+    return Response(answer.body, status=answer.status, mimetype=answer.content_type)

@@ -1,0 +1,265 @@
+"""Declarative field mappings: one YAML file per source object.
+
+A mapping file says what a source record becomes (``target: contact`` or
+``target: interaction``), which source path feeds each unified field and through
+which named transforms, and which values identify the customer. Files are validated
+when loaded, with errors naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hub.errors import ConfigError, ConfigIssue
+from hub.transforms import NEEDS_ARGUMENT, TRANSFORMS, TransformContext
+
+CONTACT_FIELDS = {"display_name", "first_name", "last_name", "company", "language", "tier"}
+INTERACTION_FIELDS = {
+    "channel",
+    "direction",
+    "occurred_at",
+    "status",
+    "summary",
+    "agent",
+}
+CHANNELS = {"voice", "sms", "whatsapp", "social", "email", "chat", "crm-activity"}
+DIRECTIONS = {"inbound", "outbound", "internal"}
+IDENTIFIER_KINDS = re.compile(r"^(email|phone|key:[a-z0-9_]+)$")
+RECORD_KIND = re.compile(r"^record:[a-z0-9_]+$")
+_PATH = re.compile(r"^[A-Za-z0-9_$@-]+(\[(\d+|\*)\])?(\.[A-Za-z0-9_$@-]+(\[(\d+|\*)\])?)*$")
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+|\*)\]")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One unified field: source paths (tried in order, all kept) or a constant."""
+
+    paths: tuple[str, ...]
+    constant: Any = None
+    transforms: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class MappedRecord:
+    """The result of mapping one source record, before identity resolution."""
+
+    target: str
+    fields: dict[str, Any]
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
+    contact_keys: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Mapping_:
+    """A validated mapping file."""
+
+    file: str
+    target: str
+    fields: dict[str, FieldRule]
+    identifiers: dict[str, FieldRule]
+    contact: dict[str, FieldRule]
+
+    def apply(self, data: Mapping[str, Any], ctx: TransformContext) -> MappedRecord:
+        """Map ``data``; pure, total on any JSON-shaped input."""
+        fields = {name: _first(evaluate(rule, data, ctx)) for name, rule in self.fields.items()}
+        identifiers = _pairs(self.identifiers, data, ctx)
+        return MappedRecord(
+            target=self.target,
+            fields={k: v for k, v in fields.items() if v is not None},
+            identifiers=identifiers,
+            contact_keys=_pairs(self.contact, data, ctx),
+        )
+
+
+def _first(values: list[Any]) -> Any:
+    return values[0] if values else None
+
+
+def _pairs(
+    rules: Mapping[str, FieldRule],
+    data: Mapping[str, Any],
+    ctx: TransformContext,
+) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for kind, rule in rules.items():
+        for value in evaluate(rule, data, ctx):
+            pair = (kind, str(value))
+            if pair not in pairs:
+                pairs.append(pair)
+    return pairs
+
+
+def resolve_path(data: Any, path: str) -> list[Any]:
+    """Values at ``path`` (``a.b[0].c``, ``phones[*].number``); [] when absent."""
+    current: list[Any] = [data]
+    for name, index in _STEP.findall(path):
+        following: list[Any] = []
+        for node in current:
+            if name:
+                if isinstance(node, Mapping) and name in node:
+                    following.append(node[name])
+            elif isinstance(node, list):
+                if index == "*":
+                    following.extend(node)
+                elif int(index) < len(node):
+                    following.append(node[int(index)])
+        current = following
+    return [v for v in current if v is not None]
+
+
+def evaluate(rule: FieldRule, data: Mapping[str, Any], ctx: TransformContext) -> list[Any]:
+    """All non-empty values a rule yields for ``data`` (several for ``[*]`` paths)."""
+    if not rule.paths:
+        values = [rule.constant]
+    else:
+        values = [v for path in rule.paths for v in resolve_path(data, path)]
+    results = []
+    for value in values:
+        if isinstance(value, dict | list) and rule.transforms:
+            continue  # a transform on a structure is a mapping bug; skip, never raise
+        for name, arg in rule.transforms:
+            value = TRANSFORMS[name](value, arg, ctx)
+        if value is not None and value != "":
+            results.append(value)
+    return results
+
+
+# ----- loading and validation -----------------------------------------------------
+
+
+def _line_of(node: yaml.Node | None, *keys: str) -> int | None:
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        found = None
+        for key_node, value_node in node.value:
+            if key_node.value == key:
+                found = (key_node, value_node)
+                break
+        if found is None:
+            return None
+        node = found[1]
+        last = found[0]
+    return last.start_mark.line + 1 if keys else None
+
+
+def _parse_rule(spec: Any, where: str, issues: list[str]) -> FieldRule | None:
+    if isinstance(spec, str):
+        spec = {"path": spec}
+    if not isinstance(spec, dict):
+        issues.append(f"{where}: expected a path or a mapping with 'path' or 'value'")
+        return None
+    unknown = set(spec) - {"path", "paths", "value", "transforms"}
+    if unknown:
+        issues.append(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    paths = spec.get("paths", [spec["path"]] if "path" in spec else [])
+    if not paths and "value" not in spec:
+        issues.append(f"{where}: give 'path', 'paths' or 'value'")
+        return None
+    if not isinstance(paths, list):
+        issues.append(f"{where}: 'paths' must be a list of paths")
+        return None
+    for path in paths:
+        if not isinstance(path, str) or not _PATH.match(path):
+            issues.append(f"{where}: invalid path {path!r} (use a.b[0].c or list[*].field)")
+            return None
+    transforms: list[tuple[str, Any]] = []
+    for item in spec.get("transforms") or []:
+        name, arg = (
+            next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (item, None)
+        )
+        if not isinstance(name, str) or name not in TRANSFORMS:
+            known = ", ".join(sorted(TRANSFORMS))
+            issues.append(f"{where}: unknown transform {name!r} (known: {known})")
+            continue
+        if name in NEEDS_ARGUMENT and arg is None:
+            issues.append(f"{where}: transform {name!r} needs an argument ({{{name}: ...}})")
+        transforms.append((name, arg))
+    return FieldRule(paths=tuple(paths), constant=spec.get("value"), transforms=tuple(transforms))
+
+
+def _rules(
+    section: Any, name: str, allowed: Any, node: yaml.Node | None, issues: list[str]
+) -> dict[str, FieldRule]:
+    rules: dict[str, FieldRule] = {}
+    if section is None:
+        return rules
+    if not isinstance(section, dict):
+        issues.append(f"line {_line_of(node, name)}: {name}: expected a mapping")
+        return rules
+    for key, spec in section.items():
+        line = _line_of(node, name, str(key))
+        where = f"line {line}: {name}.{key}"
+        ok = allowed(str(key)) if callable(allowed) else str(key) in allowed
+        if not ok:
+            issues.append(f"{where}: unknown field {key!r}")
+            continue
+        rule = _parse_rule(spec, where, issues)
+        if rule is not None:
+            rules[str(key)] = rule
+    return rules
+
+
+def _contact_fields(key: str) -> bool:
+    return key in CONTACT_FIELDS or key.startswith("attributes.")
+
+
+def _interaction_fields(key: str) -> bool:
+    return key in INTERACTION_FIELDS or key.startswith("data.")
+
+
+def _contact_keys(key: str) -> bool:
+    """An interaction finds its contact by identifiers or by ``record:<object type>``,
+    a record of the same connector (``record:contact: {path: contact.id}``)."""
+    return bool(IDENTIFIER_KINDS.match(key) or RECORD_KIND.match(key))
+
+
+def load_mapping(path: str | Path) -> Mapping_:
+    """Load and validate one mapping file; raise ConfigError naming file and line."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        node = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, [ConfigIssue("", f"cannot read mapping: {exc}")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise ConfigError(file, [ConfigIssue(where, "not valid YAML")]) from None
+    issues: list[str] = []
+    if not isinstance(raw, dict):
+        raise ConfigError(file, [ConfigIssue("", "a mapping file must be a YAML mapping")])
+    unknown = set(raw) - {"target", "fields", "identifiers", "contact", "description"}
+    for key in sorted(unknown):
+        issues.append(f"line {_line_of(node, key)}: unknown top-level key {key!r}")
+    target = raw.get("target")
+    if target not in ("contact", "interaction"):
+        issues.append(f"line {_line_of(node, 'target')}: target must be contact or interaction")
+    allowed = _contact_fields if target == "contact" else _interaction_fields
+    fields = _rules(raw.get("fields"), "fields", allowed, node, issues)
+    identifiers = _rules(
+        raw.get("identifiers"),
+        "identifiers",
+        lambda k: bool(IDENTIFIER_KINDS.match(k)),
+        node,
+        issues,
+    )
+    contact = _rules(raw.get("contact"), "contact", _contact_keys, node, issues)
+    if target == "interaction":
+        for required in ("channel", "occurred_at"):
+            if required not in fields:
+                issues.append(f"fields.{required}: required for an interaction mapping")
+        if not contact:
+            issues.append("contact: an interaction mapping must say how to find its contact")
+    if issues:
+        raise ConfigError(file, [ConfigIssue("", message) for message in issues])
+    return Mapping_(
+        file=file, target=str(target), fields=fields, identifiers=identifiers, contact=contact
+    )

@@ -1,0 +1,106 @@
+"""The whole flow, in one readable file. A newcomer reads this first.
+
+    inbox event ──► connector.interpret ──► mapping ──► identity ──► store + timeline
+
+Webhook intake (``hub/intake.py``) has already verified and durably stored the event;
+the worker (``hub/worker.py``) claims it and calls :meth:`Pipeline.process` inside a
+transaction that also marks the event done, so an event is applied exactly once even
+if a worker dies half-way. Pull streams (``hub/sync.py``) feed the same
+:meth:`Pipeline.apply` with records they read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from hub.errors import SkippableError
+from hub.mappings import MappingSet
+from hub.plugin import Change, Connector, Ignored, InboundEvent, SourceDeletion, SourceRecord
+from hub.store import records
+from hub.transforms import TransformContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing one event did."""
+
+    status: str  # "done" or "ignored"
+    changed: int = 0
+    detail: str = ""
+
+
+class Pipeline:
+    """Applies connector changes to the store; holds no per-event state."""
+
+    def __init__(
+        self,
+        connectors: dict[str, Connector],
+        mappings: MappingSet,
+        transform_context: TransformContext,
+    ) -> None:
+        self.connectors = connectors
+        self.mappings = mappings
+        self.ctx = transform_context
+
+    def process(self, session: Session, connector_name: str, event: InboundEvent) -> Outcome:
+        """Interpret one stored inbound event and apply its changes."""
+        connector = self.connectors.get(connector_name)
+        if connector is None:
+            raise SkippableError(
+                f"connector {connector_name!r} is no longer configured", connector=connector_name
+            )
+        changes = connector.interpret(event)
+        return self.apply(session, connector, changes)
+
+    def apply(self, session: Session, connector: Connector, changes: Sequence[Change]) -> Outcome:
+        """Apply changes (from a webhook or a pull stream) in the caller's transaction."""
+        changed = 0
+        ignored: list[str] = []
+        for change in changes:
+            if isinstance(change, Ignored):
+                ignored.append(change.reason)
+            elif isinstance(change, SourceDeletion):
+                changed += records.delete_source_record(
+                    session,
+                    connector=connector.name,
+                    object_type=change.object_type,
+                    external_id=change.external_id,
+                    deleted_at=change.deleted_at,
+                )
+            elif isinstance(change, SourceRecord):
+                changed += self._apply_record(session, connector, change)
+        if ignored and not changed and len(ignored) == len(changes):
+            return Outcome("ignored", detail="; ".join(ignored))
+        return Outcome("done", changed=changed)
+
+    def _apply_record(self, session: Session, connector: Connector, record: SourceRecord) -> bool:
+        mapping = self.mappings.get(connector.name, record.object_type)
+        if mapping is None:
+            raise SkippableError(
+                f"no mapping for object type {record.object_type!r}", connector=connector.name
+            )
+        mapped = mapping.apply(record.data, self.ctx)
+        if mapping.target == "contact":
+            _, changed = records.upsert_contact_record(
+                session,
+                connector=connector.name,
+                object_type=record.object_type,
+                external_id=record.external_id,
+                mapped=mapped,
+                updated_at=record.updated_at,
+            )
+            return changed
+        _, changed = records.record_interaction(
+            session,
+            connector=connector.name,
+            source_ref=f"{record.object_type}:{record.external_id}",
+            mapped=mapped,
+            updated_at=record.updated_at,
+        )
+        return changed

@@ -1,0 +1,252 @@
+"""The connector interface: the one file a connector author reads.
+
+A connector is declarations plus small pure hooks. The hub owns the loops,
+transactions, retries, cursors, logging and HTTP policy. What a connector can do is
+derived from what it declares (inbound endpoints, pull streams, push targets), never
+from a separate flag that could drift.
+
+Worked example (a complete connector is ``connectors/standard_webhooks``)::
+
+    class AcmeSettings(BaseModel):
+        secret: SecretStr
+
+    class AcmeInbound(InboundEndpoint):
+        def verify(self, raw: RawRequest) -> None: ...      # raise SignatureError
+        def parse(self, raw: RawRequest) -> list[InboundEvent]: ...  # raise PayloadError
+
+    class AcmeConnector(Connector):
+        type_name = "acme"
+        description = "Acme CRM: contact webhooks"
+        settings_model = AcmeSettings
+
+        def inbound_endpoints(self) -> list[InboundEndpoint]:
+            return [AcmeInbound(name="")]
+
+        def interpret(self, event: InboundEvent) -> list[Change]:
+            return [SourceRecord("contact", event.payload["id"], event.payload)]
+
+Register it in ``pyproject.toml``::
+
+    [project.entry-points."threadline.connectors"]
+    acme = "acme_threadline.connector:AcmeConnector"
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from webhooks import RawRequest
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """One event parsed from a verified request, before it is stored.
+
+    Attributes:
+        key: the sender's idempotency key (``webhook-id``, HubSpot's event tuple,
+            Twilio's CallSid + CallStatus …); duplicates with the same key are stored
+            once per connector instance.
+        event_type: the sender's event name (``contact.updated``, ``call.ringing``).
+        payload: the event as JSON-compatible data; this is what the worker sees.
+    """
+
+    key: str
+    event_type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AckResponse:
+    """What to answer the sender once its events are durable."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What the hub did with a request: new events stored and duplicates skipped."""
+
+    stored: int
+    duplicates: int
+
+
+class InboundEndpoint(ABC):
+    """A webhook URL: ``/webhooks/<connector-name>`` plus ``/<name>`` when named.
+
+    ``verify`` and ``parse`` must be total: they raise only the errors of the
+    ``webhooks`` package (SignatureError → 401, PayloadError → 400).
+    """
+
+    methods: ClassVar[tuple[str, ...]] = ("POST",)
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+
+    @abstractmethod
+    def verify(self, raw: RawRequest) -> None:
+        """Raise ``SignatureError`` unless ``raw`` is provably from the sender."""
+
+    @abstractmethod
+    def parse(self, raw: RawRequest) -> list[InboundEvent]:
+        """Split a verified request into events; raise ``PayloadError`` on bad shape."""
+
+    def handshake(self, raw: RawRequest) -> AckResponse | None:
+        """Answer a GET verification handshake (Meta's ``hub.challenge``); None = 405."""
+        return None
+
+    def ack(self, raw: RawRequest, result: IntakeResult) -> AckResponse:
+        """The 2xx the sender expects (Twilio wants TwiML, Salesforce a SOAP Ack)."""
+        import json
+
+        body = {"accepted": result.stored, "duplicates": result.duplicates}
+        return AckResponse(body=json.dumps(body).encode())
+
+
+# ----- what a connector hands the pipeline ---------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A record as it is in the source system, to be mapped by a mapping file.
+
+    ``object_type`` selects the mapping (``mappings/<connector type>/<object_type>.yaml``).
+    ``updated_at`` is the source's own modification time: the store never lets an
+    older version overwrite a newer one, so out-of-order delivery is harmless.
+    """
+
+    object_type: str
+    external_id: str
+    data: Mapping[str, Any]
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SourceDeletion:
+    """The source deleted (or archived) a record."""
+
+    object_type: str
+    external_id: str
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A verified event the connector has no handler for; kept, marked ``ignored``."""
+
+    reason: str
+
+
+Change = SourceRecord | SourceDeletion | Ignored
+
+
+# ----- pull streams --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a pull stream.
+
+    ``cursor`` is safe to persist once this page's records are committed; the hub
+    commits records and cursor in one transaction, so a crash never skips a page.
+    """
+
+    records: Sequence[SourceRecord] = ()
+    deletions: Sequence[SourceDeletion] = ()
+    cursor: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Stream(ABC):
+    """A pull stream: the hub calls ``read`` on schedule with the last cursor."""
+
+    #: The stream's name, as used in config (``streams: {contacts: …}``).
+    name: ClassVar[str]
+    #: The source object type it yields (selects the mapping file).
+    object_type: ClassVar[str]
+
+    @abstractmethod
+    def read(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
+        """Yield pages after ``cursor`` (an empty dict on the first run)."""
+
+
+# ----- push targets --------------------------------------------------------------
+
+
+class PushTarget(ABC):
+    """Delivers a screen pop (or any payload) into an agent's tool."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def push(self, payload: Mapping[str, Any], idempotency_key: str) -> str | None:
+        """Deliver once per key; return an external id or deep link when there is one."""
+
+
+# ----- the connector -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Whether credentials and reachability are fine, in plain words when not."""
+
+    ok: bool
+    detail: str = ""
+
+
+class Connector(ABC):
+    """Base class of every connector type.
+
+    Subclasses set ``type_name``, ``description`` and ``settings_model`` and override
+    the hooks for what they support. The hub builds one instance per configured
+    connector with its validated settings.
+    """
+
+    type_name: ClassVar[str]
+    description: ClassVar[str]
+    settings_model: ClassVar[type[BaseModel]]
+    #: Source object types this connector emits; each needs a mapping file
+    #: ``mappings/<type_name>/<object_type>.yaml`` (checked at start-up).
+    object_types: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, name: str, settings: BaseModel) -> None:
+        self.name = name
+        self.settings = settings
+
+    def inbound_endpoints(self) -> Sequence[InboundEndpoint]:
+        """Webhook endpoints this connector receives on (none by default)."""
+        return ()
+
+    def streams(self) -> Sequence[Stream]:
+        """Pull streams, for tools without webhooks or for backfills."""
+        return ()
+
+    def push_targets(self) -> Sequence[PushTarget]:
+        """Targets that deliver pops into this system."""
+        return ()
+
+    def interpret(self, event: InboundEvent) -> Sequence[Change]:
+        """Turn a stored inbound event into changes; runs in the worker."""
+        return [Ignored(f"{self.type_name} has no handler for {event.event_type!r}")]
+
+    def check(self) -> CheckResult:
+        """Verify credentials and reachability without changing anything."""
+        return CheckResult(ok=True, detail="nothing to check")
+
+    def endpoint(self, name: str) -> InboundEndpoint | None:
+        return next((e for e in self.inbound_endpoints() if e.name == name), None)
+
+    @property
+    def capabilities(self) -> dict[str, list[str]]:
+        """What this instance can do, derived from its declarations."""
+        return {
+            "webhooks": [e.name or "/" for e in self.inbound_endpoints()],
+            "streams": [s.name for s in self.streams()],
+            "push_targets": [t.name for t in self.push_targets()],
+        }

@@ -1,0 +1,232 @@
+"""Configuration: one YAML file, validated at start-up with errors naming file and key.
+
+Secrets never live in the file: ``${ENV_VAR}`` (or ``${ENV_VAR:-default}``) references
+are expanded from the environment, and a reference to an unset variable is an error
+at that key path, so a missing secret stops start-up instead of weakening a verifier.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hub.errors import ConfigError, ConfigIssue
+from hub.store.db import DEFAULT_DATABASE_URL
+
+DEFAULT_CONFIG_PATH = "config/threadline.yaml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkerSettings(_Strict):
+    """How workers claim and retry inbox events."""
+
+    batch_size: int = Field(100, ge=1, le=5000)
+    lease_seconds: float = Field(60, gt=0)
+    max_attempts: int = Field(8, ge=1, le=100)
+    backoff_base_seconds: float = Field(2, gt=0)
+    backoff_max_seconds: float = Field(3600, gt=0)
+    poll_interval_seconds: float = Field(0.5, gt=0)
+
+
+class IntakeSettings(_Strict):
+    """The webhook endpoint's limits and proxy trust."""
+
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    trust_forwarded_headers: bool = False
+
+
+class HubSettings(_Strict):
+    """Settings of the hub itself (not of any one connector)."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    default_region: str = Field("US", min_length=2, max_length=2)
+    mappings_dir: str | None = None
+    intake: IntakeSettings = IntakeSettings()
+    worker: WorkerSettings = WorkerSettings()
+    scheduler_enabled: bool = True
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        import phonenumbers
+
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r}; use an ISO 3166 code such as US or GB")
+        return region
+
+
+class ApiSettings(_Strict):
+    """The read API: bearer tokens allowed to call it."""
+
+    tokens: list[str] = Field(default_factory=list)
+
+    @field_validator("tokens")
+    @classmethod
+    def _strong_tokens(cls, tokens: list[str]) -> list[str]:
+        for token in tokens:
+            if len(token) < 16:
+                raise ValueError("API tokens must be at least 16 characters")
+        return tokens
+
+
+class LoggingSettings(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class Schedule(_Strict):
+    """When a pull stream runs: every ``interval_seconds`` or on a ``cron`` line."""
+
+    interval_seconds: int | None = Field(None, ge=10)
+    cron: str | None = None
+    enabled: bool = True
+
+    def model_post_init(self, _context: Any) -> None:
+        if (self.interval_seconds is None) == (self.cron is None):
+            raise ValueError("give exactly one of interval_seconds or cron")
+
+
+class ConnectorInstance(_Strict):
+    """One configured connector: a name (used in URLs), a type and its settings."""
+
+    name: str = Field(pattern=_NAME)
+    type: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+    streams: dict[str, Schedule] = Field(default_factory=dict)
+    mappings: dict[str, str] = Field(default_factory=dict)
+    push_targets: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Settings(_Strict):
+    """The whole configuration file."""
+
+    hub: HubSettings = HubSettings()
+    api: ApiSettings = ApiSettings()
+    logging: LoggingSettings = LoggingSettings()
+    connectors: list[ConnectorInstance] = Field(default_factory=list)
+    source_file: str = Field("<defaults>", exclude=True)
+
+    def connector(self, name: str) -> ConnectorInstance | None:
+        return next((c for c in self.connectors if c.name == name), None)
+
+
+def expand_env(node: Any, env: dict[str, str], path: str, issues: list[ConfigIssue]) -> Any:
+    """Replace ``${VAR}`` references in every string of ``node``."""
+    if isinstance(node, dict):
+        return {k: expand_env(v, env, _join(path, str(k)), issues) for k, v in node.items()}
+    if isinstance(node, list):
+        return [expand_env(v, env, f"{path}[{i}]", issues) for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = env.get(name)
+        if value is None or value == "":
+            if default is not None:
+                return default
+            issues.append(ConfigIssue(path, f"environment variable {name} is not set"))
+            return ""
+        return value
+
+    return _ENV_REF.sub(replace, node)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _pydantic_issues(exc: ValidationError, data: Any) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors():
+        parts: list[str] = []
+        for loc in err["loc"]:
+            if isinstance(loc, int):
+                parts[-1:] = [f"{parts[-1] if parts else ''}[{loc}]"]
+            else:
+                parts.append(str(loc))
+        path = ".".join(parts)
+        message = err["msg"].removeprefix("Value error, ")
+        issues.append(ConfigIssue(_named_path(path, data), message))
+    return issues
+
+
+def _named_path(path: str, data: Any) -> str:
+    """Show ``connectors[0]`` as ``connectors[0](name=acme)`` so users find it."""
+    match = re.match(r"^connectors\[(\d+)\]", path)
+    if match and isinstance(data, dict):
+        try:
+            name = data["connectors"][int(match.group(1))]["name"]
+        except (KeyError, IndexError, TypeError):
+            return path
+        return path.replace(match.group(0), f"{match.group(0)}(name={name})", 1)
+    return path
+
+
+def settings_from_dict(
+    raw: Any, *, source: str = "<dict>", env: dict[str, str] | None = None
+) -> Settings:
+    """Validate a configuration given as data; raise :class:`ConfigError` on any issue."""
+    env = dict(os.environ if env is None else env)
+    issues: list[ConfigIssue] = []
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [ConfigIssue("", "the top level must be a mapping")])
+    data = expand_env(raw, env, "", issues)
+    if env.get("THREADLINE_DATABASE_URL"):
+        data.setdefault("hub", {})
+        if isinstance(data["hub"], dict):
+            data["hub"]["database_url"] = env["THREADLINE_DATABASE_URL"]
+    settings = None
+    try:
+        settings = Settings.model_validate({**data, "source_file": source})
+    except ValidationError as exc:
+        # An unset variable already explains the failures at and below its key.
+        env_paths = [i.path for i in issues]
+        issues.extend(
+            issue
+            for issue in _pydantic_issues(exc, data)
+            if not any(p.startswith(issue.path) for p in env_paths)
+        )
+    if settings is not None:
+        names = [c.name for c in settings.connectors]
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            issues.append(ConfigIssue("connectors", f"connector name {dup!r} is used twice"))
+    if issues or settings is None:
+        raise ConfigError(source, issues)
+    return settings
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Load ``path`` (default ``$THREADLINE_CONFIG`` or ``config/threadline.yaml``).
+
+    A missing default file is fine (defaults apply); a missing named file is an error.
+    """
+    explicit = path is not None or bool(os.environ.get("THREADLINE_CONFIG"))
+    file = Path(path or os.environ.get("THREADLINE_CONFIG") or DEFAULT_CONFIG_PATH)
+    if not file.exists():
+        if explicit:
+            raise ConfigError(str(file), [ConfigIssue("", "configuration file not found")])
+        return settings_from_dict({}, source="<defaults>")
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(str(file), [ConfigIssue(where, str(problem))]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(file), [ConfigIssue("", f"cannot read: {exc}")]) from None
+    return settings_from_dict(raw, source=str(file))

@@ -1,0 +1,1 @@
+"""The context store: typed models, engine set-up and small query helpers."""

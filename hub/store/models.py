@@ -1,0 +1,274 @@
+"""SQLAlchemy 2 typed models of the context store.
+
+Tables, in the order data flows through them:
+
+* ``raw_deliveries`` / ``inbox_events``: what senders posted, stored before the 2xx.
+* ``contacts``, ``source_records``, ``identifiers``: the unified customer, the records
+  in each system that feed it, and the index that finds a caller by phone or e-mail.
+* ``interactions``: the cross-channel timeline.
+* ``deliveries``: the outbox of pushes to agents' tools.
+* ``sync_cursors`` / ``sync_runs`` / ``job_locks``: scheduled pulls.
+* ``audit_log``: merges and admin actions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from hub.store.coltypes import BigIntPK, JSONDoc, UTCDateTime, utcnow
+
+
+def new_contact_id() -> str:
+    return "ct_" + uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    """Declarative base; naming convention keeps Alembic constraint names stable."""
+
+    from sqlalchemy import MetaData
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Contact(Base):
+    """One unified customer. ``lineage`` records, per field, which source won."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_contact_id)
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    first_name: Mapped[str | None] = mapped_column(String(150))
+    last_name: Mapped[str | None] = mapped_column(String(150))
+    company: Mapped[str | None] = mapped_column(String(300))
+    language: Mapped[str | None] = mapped_column(String(20))
+    tier: Mapped[str | None] = mapped_column(String(50))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    lineage: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    merged_into_id: Mapped[str | None] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    source_records: Mapped[list[SourceRecord]] = relationship(back_populates="contact")
+    identifiers: Mapped[list[Identifier]] = relationship(back_populates="contact")
+
+
+class SourceRecord(Base):
+    """A record in a connected system (a Salesforce Contact, a HubSpot contact…)."""
+
+    __tablename__ = "source_records"
+    __table_args__ = (UniqueConstraint("connector", "object_type", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    connector: Mapped[str] = mapped_column(String(100))
+    object_type: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(255))
+    contact_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="source_records")
+
+
+class Identifier(Base):
+    """A normalised key that finds a contact: ``email``, ``phone`` (E.164) or a
+    namespaced external key such as ``salesforce:Contact``.
+
+    Several contacts may share one value (a switchboard, info@): that is why the
+    uniqueness is per contact and lookups go through the (kind, value) index.
+    """
+
+    __tablename__ = "identifiers"
+    __table_args__ = (
+        UniqueConstraint("kind", "value", "contact_id"),
+        Index("ix_identifiers_lookup", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    value: Mapped[str] = mapped_column(String(320))
+    contact_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    source_connector: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="identifiers")
+
+
+class Interaction(Base):
+    """One thing that happened with a customer on some channel."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        UniqueConstraint("connector", "source_ref"),
+        Index("ix_interactions_contact_time", "contact_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="CASCADE")
+    )
+    connector: Mapped[str] = mapped_column(String(100))
+    source_ref: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(30))
+    direction: Mapped[str] = mapped_column(String(20), default="inbound")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str | None] = mapped_column(String(50))
+    summary: Mapped[str | None] = mapped_column(Text)
+    agent: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RawDelivery(Base):
+    """The raw HTTP request a sender posted, kept for replay and audit."""
+
+    __tablename__ = "raw_deliveries"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    connector: Mapped[str] = mapped_column(String(100))
+    endpoint: Mapped[str] = mapped_column(String(100), default="")
+    method: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboxEvent(Base):
+    """One verified event waiting for (or done with) the worker pipeline.
+
+    Status: ``pending`` (claimable when ``next_attempt_at`` has passed and no live
+    lease), ``done``, ``ignored`` (verified but no handler), ``dead`` (gave up).
+    """
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        UniqueConstraint("connector", "idempotency_key"),
+        Index("ix_inbox_events_claim", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("raw_deliveries.id", ondelete="SET NULL"), index=True
+    )
+    connector: Mapped[str] = mapped_column(String(100))
+    endpoint: Mapped[str] = mapped_column(String(100), default="")
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """The outbox: one push to an agent's tool, retried until it lands or dies."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("target", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(100))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    contact_id: Mapped[str | None] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_ref: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncCursor(Base):
+    """The last committed position of one pull stream (an opaque JSON dict)."""
+
+    __tablename__ = "sync_cursors"
+
+    connector: Mapped[str] = mapped_column(String(100), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(100), primary_key=True)
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SyncRun(Base):
+    """One run of one pull stream, for the admins' sync history."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_stream", "connector", "stream", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    connector: Mapped[str] = mapped_column(String(100))
+    stream: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    records_read: Mapped[int] = mapped_column(Integer, default=0)
+    records_changed: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    cursor_before: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    cursor_after: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobLock(Base):
+    """A lease that keeps one run of a job at a time where advisory locks are absent."""
+
+    __tablename__ = "job_locks"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who did what: merges, unmerges, replays and other admin actions."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)

@@ -1,0 +1,217 @@
+"""Write mapped records into the store with survivorship and lineage.
+
+Survivorship here is "most recent source change wins, never overwrite with empty":
+each unified field remembers (in ``Contact.lineage``) which source record set it and
+the source's own timestamp, and a value from an older source version never replaces
+it. Replaying an event or receiving events out of order therefore changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.identity.resolve import attach_identifiers, resolve_contact
+from hub.mapping import MappedRecord
+from hub.store.coltypes import utcnow
+from hub.store.models import Contact, Interaction, SourceRecord
+from hub.transforms import parse_datetime
+
+CONTACT_COLUMNS = ("display_name", "first_name", "last_name", "company", "language", "tier")
+
+
+def find_source_record(
+    session: Session, connector: str, object_type: str, external_id: str
+) -> SourceRecord | None:
+    return session.scalar(
+        select(SourceRecord).where(
+            SourceRecord.connector == connector,
+            SourceRecord.object_type == object_type,
+            SourceRecord.external_id == external_id,
+        )
+    )
+
+
+def _live(session: Session, contact: Contact) -> Contact:
+    """Follow merges to the surviving contact."""
+    seen = set()
+    while contact.merged_into_id and contact.id not in seen:
+        seen.add(contact.id)
+        survivor = session.get(Contact, contact.merged_into_id)
+        if survivor is None:
+            break
+        contact = survivor
+    return contact
+
+
+def _set_field(contact: Contact, name: str, value: Any, origin: dict[str, Any]) -> bool:
+    """Apply one field if this source version is at least as new as the current one."""
+    current = contact.lineage.get(name)
+    if current and origin["at"] and current.get("at") and origin["at"] < current["at"]:
+        return False
+    if name.startswith("attributes."):
+        key = name.removeprefix("attributes.")
+        if contact.attributes.get(key) == value:
+            return False
+        contact.attributes = {**contact.attributes, key: value}
+    else:
+        if getattr(contact, name) == value:
+            if current and current.get("at") and origin["at"] and origin["at"] > current["at"]:
+                contact.lineage = {**contact.lineage, name: origin}
+            return False
+        setattr(contact, name, value)
+    contact.lineage = {**contact.lineage, name: origin}
+    return True
+
+
+def upsert_contact_record(
+    session: Session,
+    *,
+    connector: str,
+    object_type: str,
+    external_id: str,
+    mapped: MappedRecord,
+    updated_at: datetime | None,
+) -> tuple[Contact, bool]:
+    """Link a source record to its contact and apply its fields. Returns (contact, changed)."""
+    record = find_source_record(session, connector, object_type, external_id)
+    stale = (
+        record is not None
+        and record.source_updated_at is not None
+        and updated_at is not None
+        and updated_at < record.source_updated_at
+    )
+    if record is not None and stale:
+        return _live(session, record.contact), False  # a stale version: keep the newer
+    if record is None:
+        keys = [(record_kind(connector, object_type), external_id), *mapped.identifiers]
+        resolution = resolve_contact(session, keys)
+        contact = resolution.contact
+        record = SourceRecord(
+            connector=connector,
+            object_type=object_type,
+            external_id=external_id,
+            contact_id=contact.id,
+        )
+        session.add(record)
+        changed = True
+    else:
+        contact = _live(session, record.contact)
+        changed = record.snapshot != mapped.fields or record.deleted_at is not None
+    record.snapshot = dict(mapped.fields)
+    record.source_updated_at = updated_at
+    record.deleted_at = None
+    at = (updated_at or utcnow()).isoformat()
+    origin = {
+        "connector": connector,
+        "object_type": object_type,
+        "external_id": external_id,
+        "at": at,
+    }
+    for name, value in mapped.fields.items():
+        changed |= _set_field(contact, name, value, origin)
+    if not contact.display_name:
+        full = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+        if full:
+            contact.display_name = full
+    keys = [(record_kind(connector, object_type), external_id), *mapped.identifiers]
+    attach_identifiers(session, contact, keys, connector=connector)
+    session.flush()
+    return contact, changed
+
+
+def delete_source_record(
+    session: Session,
+    *,
+    connector: str,
+    object_type: str,
+    external_id: str,
+    deleted_at: datetime | None,
+) -> bool:
+    """Mark a source record deleted; the contact and its timeline stay (other sources)."""
+    record = find_source_record(session, connector, object_type, external_id)
+    if record is None or record.deleted_at is not None:
+        return False
+    record.deleted_at = deleted_at or utcnow()
+    session.flush()
+    return True
+
+
+def record_interaction(
+    session: Session,
+    *,
+    connector: str,
+    source_ref: str,
+    mapped: MappedRecord,
+    updated_at: datetime | None,
+) -> tuple[Interaction, bool]:
+    """Insert or update one timeline entry, unique per (connector, source_ref)."""
+    existing = session.scalar(
+        select(Interaction).where(
+            Interaction.connector == connector, Interaction.source_ref == source_ref
+        )
+    )
+    fields = dict(mapped.fields)
+    occurred = parse_datetime(fields.pop("occurred_at", None)) or updated_at or utcnow()
+    data = {k.removeprefix("data."): v for k, v in fields.items() if k.startswith("data.")}
+    columns = {k: v for k, v in fields.items() if not k.startswith("data.")}
+    if existing is not None:
+        if existing.source_updated_at and updated_at and updated_at < existing.source_updated_at:
+            return existing, False
+        before = (existing.status, existing.summary, existing.agent, existing.data)
+        for name in ("status", "summary", "agent", "direction"):
+            if columns.get(name) is not None:
+                setattr(existing, name, columns[name])
+        existing.data = {**existing.data, **data}
+        existing.source_updated_at = updated_at or existing.source_updated_at
+        session.flush()
+        return existing, before != (
+            existing.status,
+            existing.summary,
+            existing.agent,
+            existing.data,
+        )
+    contact = _contact_for_interaction(session, connector, mapped)
+    interaction = Interaction(
+        contact_id=contact.id,
+        connector=connector,
+        source_ref=source_ref,
+        channel=columns.get("channel", "crm-activity"),
+        direction=columns.get("direction", "inbound"),
+        occurred_at=occurred,
+        status=columns.get("status"),
+        summary=columns.get("summary"),
+        agent=columns.get("agent"),
+        data=data,
+        source_updated_at=updated_at,
+    )
+    session.add(interaction)
+    session.flush()
+    return interaction, True
+
+
+def _contact_for_interaction(session: Session, connector: str, mapped: MappedRecord) -> Contact:
+    """The contact an interaction belongs to; an unknown caller becomes a new contact."""
+    keys = [
+        (
+            record_kind(connector, kind.removeprefix("record:"))
+            if kind.startswith("record:")
+            else kind,
+            value,
+        )
+        for kind, value in mapped.contact_keys
+    ]
+    resolution = resolve_contact(session, keys)
+    contact = _live(session, resolution.contact)
+    # Indexing a record key before the record itself arrives is deliberate: when the
+    # contact record comes later it resolves to this same contact.
+    attach_identifiers(session, contact, keys, connector=connector)
+    return contact
+
+
+def record_kind(connector: str, object_type: str) -> str:
+    """The identifier kind that links a source record to its contact."""
+    return f"record:{connector}:{object_type}"

@@ -1,0 +1,151 @@
+"""The closed set of named, pure transforms a mapping file may use.
+
+No free-form expressions: each transform is a small function with documented
+behaviour, so a mapping file can be validated before it runs and read by anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import phonenumbers
+
+
+@dataclass(frozen=True)
+class TransformContext:
+    """What transforms may depend on besides their input."""
+
+    default_region: str = "US"
+
+
+Transform = Callable[[Any, Any, TransformContext], Any]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def trim(value: Any, _arg: Any, _ctx: TransformContext) -> Any:
+    """Strip surrounding white space; an empty result becomes None (never overwrite)."""
+    text = _text(value)
+    if text is None:
+        return None
+    return text.strip() or None
+
+
+def lower(value: Any, _arg: Any, _ctx: TransformContext) -> Any:
+    text = _text(value)
+    return text.lower() if text is not None else None
+
+
+def upper(value: Any, _arg: Any, _ctx: TransformContext) -> Any:
+    text = _text(value)
+    return text.upper() if text is not None else None
+
+
+def email(value: Any, _arg: Any, _ctx: TransformContext) -> str | None:
+    """Trim and lower-case an address; anything not shaped like one becomes None.
+
+    Provider-specific folding (Gmail dots) is not applied: it is only safe for some
+    domains and a wrong fold would glue two people together.
+    """
+    text = _text(value)
+    if text is None:
+        return None
+    text = text.strip().lower()
+    return text if _EMAIL.match(text) else None
+
+
+def phone(value: Any, arg: Any, ctx: TransformContext) -> str | None:
+    """Normalise to E.164 with the configured default region (``arg`` overrides it).
+
+    Numbers that do not parse or are not possible numbers become None, so junk such
+    as ``0000000`` never becomes an identifier.
+    """
+    text = _text(value)
+    if text is None or not text.strip():
+        return None
+    region = str(arg).upper() if arg else ctx.default_region
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def to_datetime(value: Any, _arg: Any, _ctx: TransformContext) -> str | None:
+    """ISO-8601 text, epoch seconds or epoch milliseconds → ISO-8601 UTC text."""
+    if value is None or value == "":
+        return None
+    parsed = parse_datetime(value)
+    return parsed.isoformat() if parsed else None
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Best-effort, total: returns None rather than raising on junk."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        number = float(value)
+        if number > 1e11:  # epoch milliseconds (HubSpot) rather than seconds
+            number /= 1000
+        try:
+            return datetime.fromtimestamp(number, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        text = value.strip()
+        text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # Salesforce's +0000
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def enum(value: Any, arg: Any, _ctx: TransformContext) -> Any:
+    """Map source values to unified ones; ``arg`` is a dict, ``_default`` its fallback."""
+    table = dict(arg or {})
+    key = _text(value)
+    if key is not None and key in table:
+        return table[key]
+    if key is not None and key.lower() in table:
+        return table[key.lower()]
+    return table.get("_default", value)
+
+
+def default(value: Any, arg: Any, _ctx: TransformContext) -> Any:
+    """Use ``arg`` when the value is missing or empty."""
+    return arg if value in (None, "") else value
+
+
+def string(value: Any, _arg: Any, _ctx: TransformContext) -> Any:
+    return _text(value)
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "trim": trim,
+    "lower": lower,
+    "upper": upper,
+    "email": email,
+    "phone": phone,
+    "datetime": to_datetime,
+    "enum": enum,
+    "default": default,
+    "string": string,
+}
+
+#: Transforms that need an argument (``{enum: {...}}``); the others take none or one.
+NEEDS_ARGUMENT = {"enum", "default"}

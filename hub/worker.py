@@ -1,0 +1,132 @@
+"""Workers: claim inbox events in batches and run them through the pipeline.
+
+Each batch is one transaction with a savepoint per event: an event's changes and its
+``done`` mark commit together, so a worker killed at any instant leaves every event
+either fully applied and marked, or untouched and still leased (and the lease runs
+out). A failing event rolls back to its savepoint and is retried with backoff; after
+``max_attempts`` it is dead, with its last error, until someone replays it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from hub import inbox
+from hub.errors import FatalConnectorError, RetriableError, SkippableError
+from hub.runtime import Runtime
+from hub.store.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """One worker; run several (threads, processes or hosts) against one PostgreSQL."""
+
+    def __init__(self, runtime: Runtime, worker_id: str | None = None) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings.hub.worker
+        self.worker_id = worker_id or default_worker_id()
+
+    def run_once(self) -> int:
+        """Claim and process one batch; return how many events it held."""
+        from datetime import timedelta
+
+        with transaction(self.runtime.sessions) as session:
+            claimed = inbox.claim(
+                session,
+                worker_id=self.worker_id,
+                limit=self.settings.batch_size,
+                lease=timedelta(seconds=self.settings.lease_seconds),
+            )
+        if not claimed:
+            return 0
+        with transaction(self.runtime.sessions) as session:
+            for item in claimed:
+                self._process_one(session, item)
+        log.info("worker.batch_done", extra={"events": len(claimed), "worker": self.worker_id})
+        return len(claimed)
+
+    def _process_one(self, session: Session, item: inbox.Claimed) -> None:
+        savepoint = session.begin_nested()
+        try:
+            outcome = self.runtime.pipeline.process(session, item.connector, item.event)
+            if not inbox.finish(session, item.id, self.worker_id, outcome.status, outcome.detail):
+                savepoint.rollback()  # our lease ran out and another worker has it
+                log.warning("worker.lease_lost", extra={"event_id": item.id})
+                return
+            savepoint.commit()
+        except IntegrityError as exc:  # a concurrent worker won a race; retry shortly
+            savepoint.rollback()
+            self._fail(session, item, exc, delay=self._delay(item))
+        except DBAPIError:
+            raise  # the store itself is failing: abandon the batch, the leases expire
+        except SkippableError as exc:
+            savepoint.rollback()
+            self._fail(session, item, exc, delay=0, permanent=True)
+        except FatalConnectorError as exc:
+            savepoint.rollback()
+            self._fail(session, item, exc, delay=self.settings.backoff_max_seconds)
+        except RetriableError as exc:
+            savepoint.rollback()
+            delay = exc.retry_after if exc.retry_after is not None else self._delay(item)
+            self._fail(session, item, exc, delay=delay)
+        except Exception as exc:  # noqa: BLE001 - one bad event must never stop the worker
+            savepoint.rollback()
+            self._fail(session, item, exc, delay=self._delay(item))
+
+    def _delay(self, item: inbox.Claimed) -> float:
+        return inbox.backoff(
+            item.attempts, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds
+        )
+
+    def _fail(
+        self,
+        session: Session,
+        item: inbox.Claimed,
+        exc: Exception,
+        *,
+        delay: float,
+        permanent: bool = False,
+    ) -> None:
+        status = inbox.fail(
+            session,
+            item.id,
+            self.worker_id,
+            error=f"{type(exc).__name__}: {exc}",
+            attempts=item.attempts,
+            max_attempts=self.settings.max_attempts,
+            delay=delay,
+            permanent=permanent,
+        )
+        log.warning(
+            "worker.event_failed",
+            extra={
+                "event_id": item.id,
+                "connector": item.connector,
+                "error_class": type(exc).__name__,
+                "attempts": item.attempts,
+                "status": status,
+            },
+        )
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Process until ``stop`` is set; back off while idle or while the store is down."""
+        idle = self.settings.poll_interval_seconds
+        while not stop.is_set():
+            try:
+                if self.run_once() == 0:
+                    stop.wait(idle)
+            except DBAPIError as exc:
+                log.error("worker.store_unavailable", extra={"error_class": type(exc).__name__})
+                stop.wait(min(5.0, idle * 4))
