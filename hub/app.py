@@ -21,7 +21,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is None:
         runtime = Runtime.build(settings or load_settings())
     app = Flask("threadline")
-    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.hub.intake.max_body_bytes
+    # One byte over the limit: werkzeug truncates a chunked body at MAX_CONTENT_LENGTH
+    # instead of refusing it, so intake reads limit + 1 bytes and refuses what overflows.
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.hub.intake.max_body_bytes + 1
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["threadline"] = runtime
 

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from typing import Any
 
 from hub.errors import ConfigError
@@ -81,10 +82,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     runtime = _runtime(args)
     _require_schema(runtime)
     worker = Worker(runtime)
-    if args.once:
-        _out(f"processed {worker.run_once()} event(s)")
-        return 0
-    worker.run_forever(_stop_event())
+    with closing(runtime):
+        if args.once:
+            _out(f"processed {worker.run_once()} event(s)")
+        else:
+            worker.run_forever(_stop_event())
     return 0
 
 
@@ -97,6 +99,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     scheduler.start()
     _stop_event().wait()
     scheduler.shutdown(wait=True)
+    runtime.close()
     return 0
 
 
@@ -175,7 +178,7 @@ def cmd_inbox_list(args: argparse.Namespace) -> int:
     from hub.store.models import InboxEvent
 
     runtime = _runtime(args)
-    with runtime.read_sessions() as session:
+    with closing(runtime), runtime.read_sessions() as session:
         _out(json.dumps({"counts": counts_by_status(session)}))
         query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(args.limit)
         if args.status:
@@ -205,7 +208,7 @@ def cmd_inbox_replay(args: argparse.Namespace) -> int:
     if not args.ids and not args.all_dead:
         raise SystemExit("give event ids, or --all-dead")
     runtime = _runtime(args)
-    with transaction(runtime.sessions) as session:
+    with closing(runtime), transaction(runtime.sessions) as session:
         count = replay(session, args.ids or None)
         session.add(
             AuditEntry(

@@ -54,7 +54,9 @@ def receive(connector_name: str, endpoint_name: str) -> Response:
             404, "unknown_endpoint", f"{connector_name!r} has no endpoint {endpoint_name!r}"
         )
     intake = runtime.settings.hub.intake
-    body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    body = request.get_data(cache=False)  # at most max_body_bytes + 1 (see create_app)
+    if len(body) > intake.max_body_bytes:
+        return problem(413, "payload_too_large", "the body is larger than the configured limit")
     raw = _raw_request(body, intake.trust_forwarded_headers)
     context = {"connector": connector_name, "endpoint": endpoint_name or "/"}
 

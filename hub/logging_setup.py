@@ -15,8 +15,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"\+?\d[\d ().-]{6,}\d")
-_SECRET_KEYS = re.compile(r"secret|token|password|authorization|signature|api_key", re.I)
+# A phone number: 8+ characters of digits and ( ) . - space, starting with + or a digit
+# (or "(") and ending with a digit. Not inside a longer token: never right after a
+# letter, digit, "." or "-", or after "<digit>:" (the seconds of a time), and never
+# followed by a letter, digit or "-<alnum>" (hex ids, UUIDs). Dates (2026-11-22,
+# 22.11.2026) and IPv4 addresses are not phone numbers.
+_PHONE = re.compile(
+    r"(?<![\w.\-+])(?<!\d:)"
+    r"(?!\d{4}-\d{1,2}-\d{1,2}(?!\d))"
+    r"(?!\d{1,2}[./-]\d{1,2}[./-]\d{4}(?!\d))"
+    r"(?!\d{1,3}(?:\.\d{1,3}){3}(?![.\d]))"
+    r"(?:\+|\(\+?)?\d[\d ().-]{6,}\d"
+    r"(?![\w:])(?!-\w)"
+)
+_SECRET_KEYS = re.compile(
+    r"secret|token|passw(?:or)?d|authorization|signature|api[_-]?key|private[_-]?key"
+    r"|credential|cookie",
+    re.I,
+)
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -60,7 +76,7 @@ class JsonFormatter(logging.Formatter):
             "event": record.getMessage(),
         }
         for key in set(vars(record)) - _STANDARD:
-            entry[key] = getattr(record, key)
+            entry.setdefault(key, getattr(record, key))  # an extra never overwrites these
         if record.exc_info and record.exc_info[0] is not None:
             entry["exc_class"] = record.exc_info[0].__name__
             entry["exc"] = redact_text(self.formatException(record.exc_info))

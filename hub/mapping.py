@@ -68,6 +68,12 @@ class Mapping_:
     def apply(self, data: Mapping[str, Any], ctx: TransformContext) -> MappedRecord:
         """Map ``data``; pure, total on any JSON-shaped input."""
         fields = {name: _first(evaluate(rule, data, ctx)) for name, rule in self.fields.items()}
+        if self.target == "interaction":
+            # channel and direction are closed sets; a value outside them is dropped
+            # (the store then uses its default) rather than stored as a new channel.
+            for name, allowed in (("channel", CHANNELS), ("direction", DIRECTIONS)):
+                if fields.get(name) is not None and str(fields[name]) not in allowed:
+                    fields[name] = None
         identifiers = _pairs(self.identifiers, data, ctx)
         return MappedRecord(
             target=self.target,
@@ -133,6 +139,10 @@ def evaluate(rule: FieldRule, data: Mapping[str, Any], ctx: TransformContext) ->
 # ----- loading and validation -----------------------------------------------------
 
 
+def _at(line: int | None) -> str:
+    return f"line {line}: " if line else ""
+
+
 def _line_of(node: yaml.Node | None, *keys: str) -> int | None:
     for key in keys:
         if not isinstance(node, yaml.MappingNode):
@@ -169,8 +179,20 @@ def _parse_rule(spec: Any, where: str, issues: list[str]) -> FieldRule | None:
         if not isinstance(path, str) or not _PATH.match(path):
             issues.append(f"{where}: invalid path {path!r} (use a.b[0].c or list[*].field)")
             return None
+    transforms = _parse_transforms(spec.get("transforms"), where, issues)
+    if transforms is None:
+        return None
+    return FieldRule(paths=tuple(paths), constant=spec.get("value"), transforms=tuple(transforms))
+
+
+def _parse_transforms(items: Any, where: str, issues: list[str]) -> list[tuple[str, Any]] | None:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        issues.append(f"{where}: 'transforms' must be a list, e.g. [trim, lower]")
+        return None
     transforms: list[tuple[str, Any]] = []
-    for item in spec.get("transforms") or []:
+    for item in items:
         name, arg = (
             next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (item, None)
         )
@@ -178,10 +200,24 @@ def _parse_rule(spec: Any, where: str, issues: list[str]) -> FieldRule | None:
             known = ", ".join(sorted(TRANSFORMS))
             issues.append(f"{where}: unknown transform {name!r} (known: {known})")
             continue
-        if name in NEEDS_ARGUMENT and arg is None:
-            issues.append(f"{where}: transform {name!r} needs an argument ({{{name}: ...}})")
+        problem = _argument_problem(name, arg)
+        if problem:
+            issues.append(f"{where}: transform {name!r} {problem}")
         transforms.append((name, arg))
-    return FieldRule(paths=tuple(paths), constant=spec.get("value"), transforms=tuple(transforms))
+    return transforms
+
+
+def _argument_problem(name: str, arg: Any) -> str | None:
+    if name in NEEDS_ARGUMENT and arg is None:
+        return f"needs an argument ({{{name}: ...}})"
+    if name == "enum" and not isinstance(arg, dict):
+        return "needs a mapping of source value to unified value ({enum: {a: b}})"
+    if name == "phone" and arg is not None:
+        import phonenumbers
+
+        if str(arg).upper() not in phonenumbers.SUPPORTED_REGIONS:
+            return f"has unknown region {arg!r} (use an ISO 3166 code such as US or GB)"
+    return None
 
 
 def _rules(
@@ -191,11 +227,10 @@ def _rules(
     if section is None:
         return rules
     if not isinstance(section, dict):
-        issues.append(f"line {_line_of(node, name)}: {name}: expected a mapping")
+        issues.append(f"{_at(_line_of(node, name))}{name}: expected a mapping")
         return rules
     for key, spec in section.items():
-        line = _line_of(node, name, str(key))
-        where = f"line {line}: {name}.{key}"
+        where = f"{_at(_line_of(node, name, str(key)))}{name}.{key}"
         ok = allowed(str(key)) if callable(allowed) else str(key) in allowed
         if not ok:
             issues.append(f"{where}: unknown field {key!r}")
@@ -220,6 +255,36 @@ def _contact_keys(key: str) -> bool:
     return bool(IDENTIFIER_KINDS.match(key) or RECORD_KIND.match(key))
 
 
+def _interaction_problems(
+    raw: dict[Any, Any],
+    fields: dict[str, FieldRule],
+    contact: dict[str, FieldRule],
+    node: yaml.Node | None,
+) -> list[str]:
+    """What an interaction mapping lacks; lines point at the section (or ``target``)."""
+    problems = []
+    fields_line = _line_of(node, "fields") or _line_of(node, "target")
+    raw_fields = raw.get("fields") if isinstance(raw.get("fields"), dict) else {}
+    for required in ("channel", "occurred_at"):
+        # a field that failed to parse was already reported at its own line
+        if required not in fields and required not in raw_fields:
+            problems.append(
+                f"{_at(fields_line)}fields.{required}: required for an interaction mapping"
+            )
+    for name, allowed in (("channel", CHANNELS), ("direction", DIRECTIONS)):
+        rule = fields.get(name)
+        if rule is not None and not rule.paths and str(rule.constant) not in allowed:
+            known = ", ".join(sorted(allowed))
+            line = _line_of(node, "fields", name)
+            problems.append(f"{_at(line)}fields.{name}: {rule.constant!r} is not one of {known}")
+    if not contact and raw.get("contact") in (None, {}):  # else reported entry by entry
+        line = _line_of(node, "contact") or _line_of(node, "target")
+        problems.append(
+            f"{_at(line)}contact: an interaction mapping must say how to find its contact"
+        )
+    return problems
+
+
 def load_mapping(path: str | Path) -> Mapping_:
     """Load and validate one mapping file; raise ConfigError naming file and line."""
     file = str(path)
@@ -231,17 +296,20 @@ def load_mapping(path: str | Path) -> Mapping_:
         raise ConfigError(file, [ConfigIssue("", f"cannot read mapping: {exc}")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else ""
-        raise ConfigError(file, [ConfigIssue(where, "not valid YAML")]) from None
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None)
+        message = f"not valid YAML ({problem})" if problem else "not valid YAML"
+        raise ConfigError(file, [ConfigIssue(where, message)]) from None
     issues: list[str] = []
     if not isinstance(raw, dict):
         raise ConfigError(file, [ConfigIssue("", "a mapping file must be a YAML mapping")])
     unknown = set(raw) - {"target", "fields", "identifiers", "contact", "description"}
-    for key in sorted(unknown):
-        issues.append(f"line {_line_of(node, key)}: unknown top-level key {key!r}")
+    for key in sorted(unknown, key=str):
+        issues.append(f"{_at(_line_of(node, str(key)))}unknown top-level key {key!r}")
     target = raw.get("target")
     if target not in ("contact", "interaction"):
-        issues.append(f"line {_line_of(node, 'target')}: target must be contact or interaction")
+        line = _line_of(node, "target") or 1
+        issues.append(f"line {line}: target: must be contact or interaction, not {target!r}")
     allowed = _contact_fields if target == "contact" else _interaction_fields
     fields = _rules(raw.get("fields"), "fields", allowed, node, issues)
     identifiers = _rules(
@@ -253,11 +321,7 @@ def load_mapping(path: str | Path) -> Mapping_:
     )
     contact = _rules(raw.get("contact"), "contact", _contact_keys, node, issues)
     if target == "interaction":
-        for required in ("channel", "occurred_at"):
-            if required not in fields:
-                issues.append(f"fields.{required}: required for an interaction mapping")
-        if not contact:
-            issues.append("contact: an interaction mapping must say how to find its contact")
+        issues.extend(_interaction_problems(raw, fields, contact, node))
     if issues:
         raise ConfigError(file, [ConfigIssue("", message) for message in issues])
     return Mapping_(

@@ -47,6 +47,16 @@ def connector_type(name: str) -> type[Connector]:
     return types[name]
 
 
+def problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """A connector settings error as (key path below ``settings``, message) pairs:
+    ``(".secret", "Field required")``, ``(".previous_secrets[1]", "not a usable …")``."""
+    found = []
+    for err in exc.errors():
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        found.append((loc, err["msg"].removeprefix("Value error, ")))
+    return found
+
+
 def _build_one(
     index: int, instance: ConnectorInstance, issues: list[ConfigIssue]
 ) -> Connector | None:
@@ -59,9 +69,7 @@ def _build_one(
     try:
         settings = cls.settings_model.model_validate(instance.settings)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            issues.append(ConfigIssue(f"{where}.settings.{loc}", err["msg"]))
+        issues.extend(ConfigIssue(f"{where}.settings{loc}", msg) for loc, msg in problems(exc))
         return None
     try:
         connector = cls(instance.name, settings)

@@ -107,6 +107,17 @@ class ConnectorInstance(_Strict):
     mappings: dict[str, str] = Field(default_factory=dict)
     push_targets: list[dict[str, Any]] = Field(default_factory=list)
 
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from hub.registry import connector_type
+
+        try:
+            connector_type(value)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        return value
+
 
 class Settings(_Strict):
     """The whole configuration file."""
@@ -136,7 +147,8 @@ def expand_env(node: Any, env: dict[str, str], path: str, issues: list[ConfigIss
         if value is None or value == "":
             if default is not None:
                 return default
-            issues.append(ConfigIssue(path, f"environment variable {name} is not set"))
+            state = "is not set" if value is None else "is empty"
+            issues.append(ConfigIssue(path, f"environment variable {name} {state}"))
             return ""
         return value
 
@@ -147,7 +159,8 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _pydantic_issues(exc: ValidationError, data: Any) -> list[ConfigIssue]:
+def _pydantic_issues(exc: ValidationError, data: Any) -> list[tuple[str, ConfigIssue]]:
+    """Each error as (plain key path, issue whose path names the connector)."""
     issues = []
     for err in exc.errors():
         parts: list[str] = []
@@ -158,8 +171,13 @@ def _pydantic_issues(exc: ValidationError, data: Any) -> list[ConfigIssue]:
                 parts.append(str(loc))
         path = ".".join(parts)
         message = err["msg"].removeprefix("Value error, ")
-        issues.append(ConfigIssue(_named_path(path, data), message))
+        issues.append((path, ConfigIssue(_named_path(path, data), message)))
     return issues
+
+
+def _covers(outer: str, inner: str) -> bool:
+    """Whether key path ``inner`` is ``outer`` or lies below it (``a.b`` covers ``a.b[0]``)."""
+    return inner == outer or inner.startswith((f"{outer}.", f"{outer}["))
 
 
 def _named_path(path: str, data: Any) -> str:
@@ -184,6 +202,14 @@ def settings_from_dict(
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(source, [ConfigIssue("", "the top level must be a mapping")])
+    if "source_file" in raw:  # set by the loader, never by the file
+        issues.append(ConfigIssue("source_file", "Extra inputs are not permitted"))
+    # A section whose keys are all commented out reads as null: it means "defaults".
+    raw = {
+        k: v
+        for k, v in raw.items()
+        if k != "source_file" and not (k in Settings.model_fields and v is None)
+    }
     data = expand_env(raw, env, "", issues)
     if env.get("THREADLINE_DATABASE_URL"):
         data.setdefault("hub", {})
@@ -193,20 +219,70 @@ def settings_from_dict(
     try:
         settings = Settings.model_validate({**data, "source_file": source})
     except ValidationError as exc:
-        # An unset variable already explains the failures at and below its key.
+        # An unset variable already explains the failures at its key and above it
+        # (an empty token fails the whole ``api.tokens`` list), so report it once.
         env_paths = [i.path for i in issues]
         issues.extend(
             issue
-            for issue in _pydantic_issues(exc, data)
-            if not any(p.startswith(issue.path) for p in env_paths)
+            for plain, issue in _pydantic_issues(exc, data)
+            if not any(_covers(plain, p) for p in env_paths)
         )
-    if settings is not None:
-        names = [c.name for c in settings.connectors]
-        for dup in sorted({n for n in names if names.count(n) > 1}):
-            issues.append(ConfigIssue("connectors", f"connector name {dup!r} is used twice"))
+    issues.extend(_duplicate_names(data))
+    issues.extend(_connector_settings_issues(data, [i.path for i in issues]))
     if issues or settings is None:
         raise ConfigError(source, issues)
     return settings
+
+
+def _duplicate_names(data: dict[str, Any]) -> list[ConfigIssue]:
+    """Connector names must be unique (they are URL paths); checked even when other
+    problems exist, so that every problem is reported at once."""
+    connectors = data.get("connectors")
+    if not isinstance(connectors, list):
+        return []
+    issues = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(connectors):
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        if name in seen:
+            issues.append(
+                ConfigIssue(
+                    f"connectors[{index}](name={name}).name",
+                    f"connector name {name!r} is already used by connectors[{seen[name]}]",
+                )
+            )
+        else:
+            seen[name] = index
+    return issues
+
+
+def _connector_settings_issues(data: dict[str, Any], env_paths: list[str]) -> list[ConfigIssue]:
+    """Check each connector's own settings now, so every problem is reported at once,
+    at its exact key (``connectors[0](name=x).settings.secret``). Settings under an
+    unset variable's key are already explained by that issue."""
+    from hub.registry import connector_type, problems
+
+    connectors = data.get("connectors")
+    if not isinstance(connectors, list):
+        return []
+    issues = []
+    for index, item in enumerate(connectors):
+        if not isinstance(item, dict) or not isinstance(item.get("settings", {}), dict):
+            continue  # the model reports the wrong shape
+        try:
+            cls = connector_type(str(item.get("type")))
+        except KeyError:
+            continue  # reported at .type
+        try:
+            cls.settings_model.model_validate(item.get("settings", {}))
+        except ValidationError as exc:
+            for loc, message in problems(exc):
+                plain = f"connectors[{index}].settings{loc}"
+                if not any(_covers(plain, p) or _covers(p, plain) for p in env_paths):
+                    issues.append(ConfigIssue(_named_path(plain, data), message))
+    return issues
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:

@@ -63,21 +63,39 @@ def email(value: Any, _arg: Any, _ctx: TransformContext) -> str | None:
     return text if _EMAIL.match(text) else None
 
 
+# Digits and the punctuation people type around them, optionally followed by an
+# extension ("ext. 12", "x12", "#12"). Anything else (letters, vanity numbers such as
+# 1-800-FLOWERS, "n/a", a sentence around the number) is not a phone number we trust.
+_PHONE_TEXT = re.compile(
+    r"^\+?[\d\s().\-/]+?(?:\s*(?:ext\.?|extension|x|#)\s*\d{1,7})?$", re.IGNORECASE
+)
+_EPOCH = re.compile(r"^\d+(?:\.\d+)?$", re.ASCII)
+
+
 def phone(value: Any, arg: Any, ctx: TransformContext) -> str | None:
     """Normalise to E.164 with the configured default region (``arg`` overrides it).
 
-    Numbers that do not parse or are not possible numbers become None, so junk such
-    as ``0000000`` never becomes an identifier.
+    A leading ``00`` is the international prefix wherever it is typed (``0044 20 …``),
+    as the read API assumes for lookups. Text with letters or junk, numbers that are
+    not possible numbers of their region, local-only numbers (``555-0142``: the same
+    digits belong to a different person in every area code) and numbers made of one
+    repeated digit (``0000000``) become None, so they never become identifiers.
     """
     text = _text(value)
-    if text is None or not text.strip():
+    if text is None or len(text) > 64 or not _PHONE_TEXT.match(text.strip()):
         return None
+    text = text.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
     region = str(arg).upper() if arg else ctx.default_region
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(parsed):
+    reason = phonenumbers.is_possible_number_with_reason(parsed)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    if len(set(phonenumbers.national_significant_number(parsed))) < 2:
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
@@ -91,38 +109,48 @@ def to_datetime(value: Any, _arg: Any, _ctx: TransformContext) -> str | None:
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """Best-effort, total: returns None rather than raising on junk."""
+    """Best-effort, total: an aware UTC datetime, or None rather than raising on junk.
+
+    Naive values are taken to be UTC; numbers (and ASCII digit strings) are epoch
+    seconds, or epoch milliseconds when larger than 1e11 (HubSpot).
+    """
+    try:
+        parsed = _parse_datetime(value)
+        return parsed.astimezone(UTC) if parsed else None
+    except (OverflowError, OSError, ValueError):
+        return None  # out of range (year 0 or 10000 once moved to UTC, 1e400, ...)
+
+
+def _parse_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+    if isinstance(value, int | float) or (isinstance(value, str) and _EPOCH.match(value.strip())):
         number = float(value)
         if number > 1e11:  # epoch milliseconds (HubSpot) rather than seconds
             number /= 1000
-        try:
-            return datetime.fromtimestamp(number, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
+        return datetime.fromtimestamp(number, UTC)
     if isinstance(value, str):
         text = value.strip()
         text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # Salesforce's +0000
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
 def enum(value: Any, arg: Any, _ctx: TransformContext) -> Any:
     """Map source values to unified ones; ``arg`` is a dict, ``_default`` its fallback."""
-    table = dict(arg or {})
+    if not isinstance(arg, dict):
+        return value  # load_mapping rejects this; stay total if called directly
+    # YAML reads `1:` and `true:` as int and bool keys; source values compare as text.
+    table = {str(k): v for k, v in arg.items()}
+    folded = {k.lower(): v for k, v in table.items()}
     key = _text(value)
     if key is not None and key in table:
         return table[key]
-    if key is not None and key.lower() in table:
-        return table[key.lower()]
+    if key is not None and key.lower() in folded:
+        return folded[key.lower()]
     return table.get("_default", value)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.config import base_config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -24,9 +25,6 @@ from hub.store.db import make_engine, normalise_url
 from hub.store.migrate import upgrade
 from hub.store.models import Base
 
-REPO = Path(__file__).resolve().parent.parent
-TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-TEST_TOKEN = "test-api-token-0123456789"
 PG_URL = os.environ.get("THREADLINE_TEST_DATABASE_URL", "")
 DB_FIXTURES = {"database_url", "runtime", "app", "client", "make_runtime"}
 
@@ -81,33 +79,6 @@ def database_url(_store_template: str, tmp_path: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "hub": {
-            "database_url": database_url,
-            "mappings_dir": str(REPO / "mappings"),
-            "worker": {
-                "batch_size": 50,
-                "lease_seconds": 30,
-                "max_attempts": 3,
-                "backoff_base_seconds": 0.01,
-                "backoff_max_seconds": 0.05,
-                "poll_interval_seconds": 0.05,
-            },
-        },
-        "api": {"tokens": [TEST_TOKEN]},
-        "connectors": [
-            {"name": "events", "type": "standard_webhooks", "settings": {"secret": TEST_SECRET}},
-        ],
-    }
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            config[key] = {**config[key], **value}
-        else:
-            config[key] = value
-    return config
-
-
 @pytest.fixture
 def make_runtime(database_url: str) -> Iterator[Callable[..., Runtime]]:
     """Build runtimes on this test's store; checks no connection leaked at the end."""
@@ -141,3 +112,15 @@ def app(runtime: Runtime) -> Any:
 @pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def _remove_cli_log_handlers() -> Iterator[None]:
+    """CLI commands install a stderr handler; drop it so it never outlives capsys."""
+    import logging
+
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_threadline", False):
+            root.removeHandler(handler)

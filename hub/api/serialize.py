@@ -32,7 +32,7 @@ def contact_json(
         "identifiers": [
             {"kind": i.kind, "value": i.value}
             for i in identifiers
-            if not i.kind.startswith("record:")
+            if not i.kind.startswith(("record:", "unresolved:"))
         ],
         "lineage": contact.lineage,
         "created_at": _iso(contact.created_at),

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from hub.store.models import Contact, Identifier
 
 KIND_PRIORITY = ("record:", "key:", "email", "phone")
+EXCLUSIVE_PREFIX = "record:"
+UNRESOLVED_PREFIX = "unresolved:"
 JUNK_VALUES = {
     "email": {"test@test.com", "noreply@example.com", "no-reply@example.com", "a@a.com"},
     "phone": {"+10000000000", "+11111111111", "+15555555555"},
@@ -34,6 +36,8 @@ class Resolution:
     created: bool
     matched_on: tuple[str, str] | None = None
     ambiguous: list[tuple[str, str]] = field(default_factory=list)
+    #: Keys the caller must index on the new contact (the "unresolved" marker).
+    extra_keys: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _rank(kind: str) -> int:
@@ -80,20 +84,44 @@ def find_contacts(session: Session, kind: str, value: str) -> list[str]:
     return sorted({merged or contact for contact, merged in rows})
 
 
+def _conflicts(session: Session, contact_id: str, keys: Sequence[tuple[str, str]]) -> bool:
+    """True when the contact already holds a different value of an exclusive kind.
+
+    A contact holds at most one record of each (connector, object type): two records
+    the source itself keeps apart are two people, whatever phone they share (the
+    per-identifier limit Segment's identity rules express as "max 1 user_id").
+    """
+    exclusive = {k: v for k, v in keys if k.startswith(EXCLUSIVE_PREFIX)}
+    if not exclusive:
+        return False
+    held = session.execute(
+        select(Identifier.kind, Identifier.value).where(
+            Identifier.contact_id == contact_id, Identifier.kind.in_(list(exclusive))
+        )
+    ).all()
+    return any(value != exclusive[kind] for kind, value in held)
+
+
 def resolve_contact(
     session: Session,
     keys: Sequence[tuple[str, str]],
+    *,
+    reuse_unresolved: bool = False,
 ) -> Resolution:
     """Find the contact these identifiers point at, or create one.
 
     Args:
         keys: ``(kind, normalised value)`` pairs from the mapped record.
+        reuse_unresolved: for interactions: when the only evidence is ambiguous (a
+            switchboard number held by several people), file the interaction under
+            one "unresolved" contact per value instead of a new contact per call.
     """
     usable = [(k, v) for k, v in keys if not is_junk(k, v)]
     lock_identifiers(session, usable)
     ambiguous: list[tuple[str, str]] = []
     for kind, value in sorted(usable, key=lambda kv: _rank(kv[0])):
-        holders = find_contacts(session, kind, value)
+        holders = [h for h in find_contacts(session, kind, value)
+                   if not _conflicts(session, h, usable)]
         if len(holders) == 1:
             contact = session.get(Contact, holders[0])
             if contact is not None:
@@ -102,10 +130,17 @@ def resolve_contact(
                 )
         elif len(holders) > 1:
             ambiguous.append((kind, value))
+    extra: list[tuple[str, str]] = []
+    if reuse_unresolved and ambiguous:
+        marker = (UNRESOLVED_PREFIX + ambiguous[0][0], ambiguous[0][1])
+        stub = find_contacts(session, *marker)
+        if stub and (contact := session.get(Contact, stub[0])) is not None:
+            return Resolution(contact, created=False, matched_on=marker, ambiguous=ambiguous)
+        extra.append(marker)
     contact = Contact()
     session.add(contact)
     session.flush()
-    return Resolution(contact, created=True, ambiguous=ambiguous)
+    return Resolution(contact, created=True, ambiguous=ambiguous, extra_keys=extra)
 
 
 def attach_identifiers(

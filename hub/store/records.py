@@ -204,8 +204,9 @@ def _contact_for_interaction(session: Session, connector: str, mapped: MappedRec
         )
         for kind, value in mapped.contact_keys
     ]
-    resolution = resolve_contact(session, keys)
+    resolution = resolve_contact(session, keys, reuse_unresolved=True)
     contact = _live(session, resolution.contact)
+    keys += resolution.extra_keys
     # Indexing a record key before the record itself arrives is deliberate: when the
     # contact record comes later it resolves to this same contact.
     attach_identifiers(session, contact, keys, connector=connector)

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import TEST_TOKEN
+from helpers.flow import AUTH
 from helpers.signing import contact_event, interaction_event, signed
 from sqlalchemy import func, select
 
 from hub.runtime import Runtime
 from hub.store.models import InboxEvent, RawDelivery
 from hub.worker import Worker
-
-AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
 
 
 def post(client: Any, payload: Any, **kwargs: Any) -> Any:

@@ -1,0 +1,1 @@
+"""HubSpot connector: CRM objects, engagements, OAuth and webhooks (sandbox in ``sandbox/``)."""

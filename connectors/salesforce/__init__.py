@@ -1,0 +1,1 @@
+"""Salesforce connector: CRM records in, screen pops and activities out."""

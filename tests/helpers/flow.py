@@ -1,0 +1,35 @@
+"""Small helpers for end-to-end tests: post signed events, drain the inbox, count rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helpers.config import TEST_TOKEN as TOKEN
+from helpers.signing import signed
+from sqlalchemy import func, select
+
+from hub.runtime import Runtime
+from hub.worker import Worker
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def post(client: Any, payload: Any, connector: str = "events", **kwargs: Any) -> Any:
+    body, headers = signed(payload, **kwargs)
+    return client.post(f"/webhooks/{connector}", data=body, headers=headers)
+
+
+def drain(runtime: Runtime, worker_id: str = "test-worker") -> int:
+    worker = Worker(runtime, worker_id=worker_id)
+    total = 0
+    while n := worker.run_once():
+        total += n
+    return total
+
+
+def count(runtime: Runtime, model: Any, *where: Any) -> int:
+    with runtime.read_sessions() as session:
+        query = select(func.count()).select_from(model)
+        for clause in where:
+            query = query.where(clause)
+        return int(session.scalar(query) or 0)
