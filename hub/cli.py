@@ -138,11 +138,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Migrate the store, print what to try, then serve (what `make demo` runs)."""
-    from hub.demo import banner
+    from hub.demo import banner, start_sandboxes
 
     cmd_db_upgrade(args)
-    _out(banner(_settings(args), args.host, args.port))
-    return cmd_serve(args)
+    sandboxes = start_sandboxes()
+    _out(banner(_settings(args), args.host, args.port, sandboxes))
+    try:
+        return cmd_serve(args)
+    finally:
+        for running in sandboxes.values():
+            running.stop()
 
 
 def cmd_web(args: argparse.Namespace) -> int:
@@ -230,12 +235,32 @@ def cmd_connectors_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Run one vendor sandbox in the foreground (the real clients can talk to it)."""
+    from werkzeug.serving import make_server
+
+    from hub.sandboxes import sandbox_type
+
+    sandbox = sandbox_type(args.name)(seed=args.seed)
+    server = make_server(args.host, args.port, sandbox.app, threaded=True)
+    _out(f"{args.name} sandbox on http://{args.host}:{server.server_port} (seed {args.seed})")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _stop_event().wait()
+    server.shutdown()
+    return 0
+
+
 def cmd_webhook_send(args: argparse.Namespace) -> int:
     """Sign a JSON event with a standard_webhooks connector's secret and post it."""
     from hub.devtools import send_standard_webhook
 
-    settings = _settings(args)
-    status, body = send_standard_webhook(settings, args.connector, args.url, args.json)
+    secret = args.secret
+    if secret is None:
+        instance = _settings(args).connector(args.connector)
+        if instance is None or instance.type != "standard_webhooks":
+            raise SystemExit(f"no standard_webhooks connector named {args.connector!r}")
+        secret = str(instance.settings["secret"])
+    status, body = send_standard_webhook(secret, args.connector, args.url, args.json)
     _out(f"HTTP {status} {body}")
     return 0 if 200 <= status < 300 else 1
 
@@ -295,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("list", cmd_connectors_list, "registered connector types", conns)
 
+    box = add("sandbox", cmd_sandbox, "run a vendor sandbox (salesforce, hubspot)")
+    box.add_argument("name")
+    box.add_argument("--host", default="127.0.0.1")
+    box.add_argument("--port", type=int, default=0)
+    box.add_argument("--seed", type=int, default=1)
+
     hook = sub.add_parser("webhook", help="developer tools").add_subparsers(
         dest="action", required=True
     )
@@ -302,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("connector", help="a configured standard_webhooks connector")
     send.add_argument("json", help="the event body as JSON text")
     send.add_argument("--url", default="http://127.0.0.1:8080")
+    send.add_argument("--secret", help="the whsec_ secret (default: from the config)")
     return parser
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from hub.sandbox_server import RunningServer, run_in_thread
+from hub.sandboxes import sandbox_types
 from hub.settings import Settings
 
 SAMPLE_CONTACT = {
@@ -30,10 +32,17 @@ SAMPLE_CALL = {
 }
 
 
-def banner(settings: Settings, host: str, port: int) -> str:
+def start_sandboxes(seed: int = 1) -> dict[str, RunningServer]:
+    """Start every registered vendor sandbox on a free loopback port."""
+    return {name: run_in_thread(cls(seed=seed).app) for name, cls in sandbox_types().items()}
+
+
+def banner(
+    settings: Settings, host: str, port: int, sandboxes: dict[str, RunningServer] | None = None
+) -> str:
     base = f"http://{host}:{port}"
     token = settings.api.tokens[0] if settings.api.tokens else "<token>"
-    hook = next((c.name for c in settings.connectors if c.type == "standard_webhooks"), None)
+    hook = next((c for c in settings.connectors if c.type == "standard_webhooks"), None)
     lines = [
         "",
         "Threadline demo",
@@ -42,13 +51,17 @@ def banner(settings: Settings, host: str, port: int) -> str:
         f"  health:  curl {base}/readyz",
     ]
     if hook:
-        send = f".venv/bin/threadline webhook send {hook} --url {base}"
+        secret = hook.settings["secret"]  # the demo's own secret, printed on purpose
+        send = f".venv/bin/threadline webhook send {hook.name} --secret {secret} --url {base}"
         lines += [
             "",
             "Send a signed Standard Webhooks event (a contact, then a call from them):",
             f"  {send} '{json.dumps(SAMPLE_CONTACT)}'",
             f"  {send} '{json.dumps(SAMPLE_CALL)}'",
         ]
+    if sandboxes:
+        lines += ["", "Vendor sandboxes (the real vendor clients talk to these):"]
+        lines += [f"  {name:<11} {running.url}" for name, running in sorted(sandboxes.items())]
     lines += [
         "",
         "Look the caller up by phone, in any format, and read the timeline:",

@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from hub.settings import Settings
-
 
 def sign_standard_webhook(secret: str, body: str, msg_id: str | None = None) -> dict[str, str]:
     """Headers for ``body`` signed now with ``secret`` (as any Standard Webhooks sender)."""
@@ -26,13 +24,14 @@ def sign_standard_webhook(secret: str, body: str, msg_id: str | None = None) -> 
 
 
 def send_standard_webhook(
-    settings: Settings, connector: str, base_url: str, body: str
+    secret: str, connector: str, base_url: str, body: str
 ) -> tuple[int, str]:
-    instance = settings.connector(connector)
-    if instance is None or instance.type != "standard_webhooks":
-        raise SystemExit(f"no standard_webhooks connector named {connector!r} in the config")
-    json.loads(body)  # fail early on a typo rather than posting it
-    headers = sign_standard_webhook(str(instance.settings["secret"]), body)
+    """Sign ``body`` and post it to ``/webhooks/<connector>``; return (status, text)."""
+    try:
+        json.loads(body)  # fail early on a typo rather than posting it
+    except ValueError as exc:
+        raise SystemExit(f"the event is not valid JSON: {exc}") from None
+    headers = sign_standard_webhook(secret, body)
     response = requests.post(
         f"{base_url.rstrip('/')}/webhooks/{connector}",
         data=body.encode(),

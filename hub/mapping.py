@@ -264,7 +264,8 @@ def _interaction_problems(
     """What an interaction mapping lacks; lines point at the section (or ``target``)."""
     problems = []
     fields_line = _line_of(node, "fields") or _line_of(node, "target")
-    raw_fields = raw.get("fields") if isinstance(raw.get("fields"), dict) else {}
+    section = raw.get("fields")
+    raw_fields: dict[Any, Any] = section if isinstance(section, dict) else {}
     for required in ("channel", "occurred_at"):
         # a field that failed to parse was already reported at its own line
         if required not in fields and required not in raw_fields:

@@ -30,18 +30,18 @@ class _Strict(BaseModel):
 class WorkerSettings(_Strict):
     """How workers claim and retry inbox events."""
 
-    batch_size: int = Field(100, ge=1, le=5000)
-    lease_seconds: float = Field(60, gt=0)
-    max_attempts: int = Field(8, ge=1, le=100)
-    backoff_base_seconds: float = Field(2, gt=0)
-    backoff_max_seconds: float = Field(3600, gt=0)
-    poll_interval_seconds: float = Field(0.5, gt=0)
+    batch_size: int = Field(default=100, ge=1, le=5000)
+    lease_seconds: float = Field(default=60, gt=0)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_base_seconds: float = Field(default=2, gt=0)
+    backoff_max_seconds: float = Field(default=3600, gt=0)
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
 
 
 class IntakeSettings(_Strict):
     """The webhook endpoint's limits and proxy trust."""
 
-    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
     trust_forwarded_headers: bool = False
 
 
@@ -49,7 +49,7 @@ class HubSettings(_Strict):
     """Settings of the hub itself (not of any one connector)."""
 
     database_url: str = DEFAULT_DATABASE_URL
-    default_region: str = Field("US", min_length=2, max_length=2)
+    default_region: str = Field(default="US", min_length=2, max_length=2)
     mappings_dir: str | None = None
     intake: IntakeSettings = IntakeSettings()
     worker: WorkerSettings = WorkerSettings()
@@ -88,7 +88,7 @@ class LoggingSettings(_Strict):
 class Schedule(_Strict):
     """When a pull stream runs: every ``interval_seconds`` or on a ``cron`` line."""
 
-    interval_seconds: int | None = Field(None, ge=10)
+    interval_seconds: int | None = Field(default=None, ge=10)
     cron: str | None = None
     enabled: bool = True
 
@@ -126,7 +126,7 @@ class Settings(_Strict):
     api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()
     connectors: list[ConnectorInstance] = Field(default_factory=list)
-    source_file: str = Field("<defaults>", exclude=True)
+    source_file: str = Field(default="<defaults>", exclude=True)
 
     def connector(self, name: str) -> ConnectorInstance | None:
         return next((c for c in self.connectors if c.name == name), None)
