@@ -43,7 +43,8 @@ def _raw_request(body: bytes, trust_forwarded: bool) -> RawRequest:
 
 @bp.route("/webhooks/<connector_name>", defaults={"endpoint_name": ""}, methods=METHODS)
 @bp.route("/webhooks/<connector_name>/<endpoint_name>", methods=METHODS)
-def receive(connector_name: str, endpoint_name: str) -> Response:
+@bp.route("/webhooks/<connector_name>/<endpoint_name>/<path:_rest>", methods=METHODS)
+def receive(connector_name: str, endpoint_name: str, _rest: str = "") -> Response:
     runtime = _runtime()
     connector = runtime.connectors.get(connector_name)
     if connector is None:
@@ -60,7 +61,7 @@ def receive(connector_name: str, endpoint_name: str) -> Response:
     raw = _raw_request(body, intake.trust_forwarded_headers)
     context = {"connector": connector_name, "endpoint": endpoint_name or "/"}
 
-    if request.method == "GET":
+    if request.method == "GET" and not endpoint.query:
         try:
             answer = endpoint.handshake(raw)
         except SignatureError as exc:
@@ -79,6 +80,12 @@ def receive(connector_name: str, endpoint_name: str) -> Response:
     except SignatureError as exc:
         log.warning("intake.signature_rejected", extra={**context, "reason": exc.message})
         return problem(401, exc.code, exc.message)
+    if endpoint.query:
+        try:
+            answer = endpoint.answer(raw)
+        except PayloadError as exc:
+            return problem(400, exc.code, exc.message)
+        return Response(answer.body, status=answer.status, mimetype=answer.content_type)
     try:
         events = endpoint.parse(raw)
     except PayloadError as exc:

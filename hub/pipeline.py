@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 
 from hub.errors import SkippableError
 from hub.mappings import MappingSet
-from hub.plugin import Change, Connector, Ignored, InboundEvent, SourceDeletion, SourceRecord
+from hub.plugin import (
+    Change,
+    Connector,
+    Ignored,
+    InboundEvent,
+    SourceDeletion,
+    SourceMerge,
+    SourceRecord,
+)
 from hub.store import records
 from hub.transforms import TransformContext
 
@@ -75,6 +83,15 @@ class Pipeline:
                 )
             elif isinstance(change, SourceRecord):
                 changed += self._apply_record(session, connector, change)
+            elif isinstance(change, SourceMerge):
+                changed += records.merge_source_records(
+                    session,
+                    connector=connector.name,
+                    object_type=change.object_type,
+                    primary_id=change.primary_id,
+                    merged_ids=change.merged_ids,
+                    merged_at=change.merged_at,
+                )
         if ignored and not changed and len(ignored) == len(changes):
             return Outcome("ignored", detail="; ".join(ignored))
         return Outcome("done", changed=changed)

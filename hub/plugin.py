@@ -37,11 +37,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
 from webhooks import RawRequest
+
+if TYPE_CHECKING:
+    from hub.context import ConnectorContext
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class IntakeResult:
 class InboundEndpoint(ABC):
     """A webhook URL: ``/webhooks/<connector-name>`` plus ``/<name>`` when named.
 
+    Anything after ``/<name>/`` (a path token, say) is kept in ``raw.url`` for
+    ``verify`` to check.
+
     ``verify`` and ``parse`` must be total: they raise only the errors of the
     ``webhooks`` package (SignatureError → 401, PayloadError → 400).
     """
@@ -101,6 +107,14 @@ class InboundEndpoint(ABC):
     def handshake(self, raw: RawRequest) -> AckResponse | None:
         """Answer a GET verification handshake (Meta's ``hub.challenge``); None = 405."""
         return None
+
+    #: A query endpoint answers from the store and stores nothing (a HubSpot app card
+    #: fetching context): the hub verifies, then calls ``answer`` instead of ``parse``.
+    query: ClassVar[bool] = False
+
+    def answer(self, raw: RawRequest) -> AckResponse:
+        """The response of a query endpoint (``query = True``)."""
+        raise NotImplementedError
 
     def ack(self, raw: RawRequest, result: IntakeResult) -> AckResponse:
         """The 2xx the sender expects (Twilio wants TwiML, Salesforce a SOAP Ack)."""
@@ -138,13 +152,24 @@ class SourceDeletion:
 
 
 @dataclass(frozen=True)
+class SourceMerge:
+    """The source merged records (HubSpot ``contact.merge``, Salesforce MasterRecordId):
+    ``merged_ids`` now live on in ``primary_id``."""
+
+    object_type: str
+    primary_id: str
+    merged_ids: tuple[str, ...]
+    merged_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Ignored:
     """A verified event the connector has no handler for; kept, marked ``ignored``."""
 
     reason: str
 
 
-Change = SourceRecord | SourceDeletion | Ignored
+Change = SourceRecord | SourceDeletion | SourceMerge | Ignored
 
 
 # ----- pull streams --------------------------------------------------------------
@@ -173,7 +198,21 @@ class Stream(ABC):
 
     @abstractmethod
     def read(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
-        """Yield pages after ``cursor`` (an empty dict on the first run)."""
+        """Yield pages after ``cursor`` (an empty dict on the first run).
+
+        A full backfill is the same call from an empty cursor; the hub keeps the
+        backfill's own cursor apart from the incremental one so either can resume.
+        Raise ``RetriableError`` (with ``retry_after``) to stop and resume later, e.g.
+        when the API budget for backfills is spent.
+        """
+
+    #: Budget priority the hub asks for: "live" for scheduled increments, "backfill"
+    #: while a full sync runs (set by the hub before ``read``).
+    priority: str = "live"
+
+    def estimate(self, cursor: Mapping[str, Any]) -> int | None:
+        """How many records remain after ``cursor``, for progress; None if unknown."""
+        return None
 
 
 # ----- push targets --------------------------------------------------------------
@@ -216,8 +255,16 @@ class Connector(ABC):
     object_types: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, settings: BaseModel) -> None:
+        from hub.context import MemoryContext
+
         self.name = name
         self.settings = settings
+        #: Durable state and shared API budgets; the hub binds a store-backed one.
+        self.context: ConnectorContext = MemoryContext(name)
+
+    def bind(self, context: ConnectorContext) -> None:
+        """Called by the hub once the store is connected."""
+        self.context = context
 
     def inbound_endpoints(self) -> Sequence[InboundEndpoint]:
         """Webhook endpoints this connector receives on (none by default)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.context import StoreContext
 from hub.mappings import MappingSet
 from hub.pipeline import Pipeline
 from hub.plugin import Connector
@@ -33,11 +34,14 @@ class Runtime:
         connectors = build_connectors(settings)
         mappings = MappingSet(settings, connectors)
         engine = engine or make_engine(settings.hub.database_url)
+        sessions = make_session_factory(engine)
+        for name, connector in connectors.items():
+            connector.bind(StoreContext(name, sessions))
         pipeline = Pipeline(connectors, mappings, TransformContext(settings.hub.default_region))
         return cls(
             settings=settings,
             engine=engine,
-            sessions=make_session_factory(engine),
+            sessions=sessions,
             read_sessions=make_session_factory(engine, read_only=True),
             connectors=connectors,
             pipeline=pipeline,

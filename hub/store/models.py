@@ -246,9 +246,38 @@ class SyncRun(Base):
     records_read: Mapped[int] = mapped_column(Integer, default=0)
     records_changed: Mapped[int] = mapped_column(Integer, default=0)
     pages: Mapped[int] = mapped_column(Integer, default=0)
+    mode: Mapped[str] = mapped_column(String(20), default="incremental")
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
     cursor_before: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     cursor_after: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ConnectorState(Base):
+    """Small durable state a connector keeps between runs and processes (OAuth tokens,
+    webhook subscriptions), readable under a row lock so refreshes never race."""
+
+    __tablename__ = "connector_state"
+
+    connector: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ApiBudget(Base):
+    """Calls spent against one vendor limit in the current window, shared by every
+    process (HubSpot's per-portal 10-second and daily limits, Salesforce's daily API
+    allocation)."""
+
+    __tablename__ = "api_budgets"
+
+    bucket: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_seconds: Mapped[float] = mapped_column(default=0.0)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    limit: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class JobLock(Base):

@@ -216,3 +216,41 @@ def _contact_for_interaction(session: Session, connector: str, mapped: MappedRec
 def record_kind(connector: str, object_type: str) -> str:
     """The identifier kind that links a source record to its contact."""
     return f"record:{connector}:{object_type}"
+
+
+def merge_source_records(
+    session: Session,
+    *,
+    connector: str,
+    object_type: str,
+    primary_id: str,
+    merged_ids: tuple[str, ...],
+    merged_at: datetime | None,
+) -> int:
+    """Honour a merge done in the source: the merged records end, their contacts follow
+    the primary's contact. Recorded in the audit log with what is needed to undo it."""
+    from hub.store.models import AuditEntry
+
+    primary = find_source_record(session, connector, object_type, primary_id)
+    if primary is None:
+        return 0
+    survivor = _live(session, primary.contact)
+    changed = 0
+    for merged_id in merged_ids:
+        record = find_source_record(session, connector, object_type, merged_id)
+        if record is None or (record.deleted_at and record.snapshot.get("_merged_into")):
+            continue
+        loser = _live(session, record.contact)
+        record.deleted_at = merged_at or utcnow()
+        record.snapshot = {**record.snapshot, "_merged_into": primary_id}
+        details = {"connector": connector, "object_type": object_type,
+                   "primary_id": primary_id, "merged_id": merged_id,
+                   "from_contact": loser.id, "into_contact": survivor.id}
+        if loser.id != survivor.id:
+            loser.merged_into_id = survivor.id
+            details["rule"] = "source_merge"
+        session.add(AuditEntry(actor=f"connector:{connector}", action="contact.merge",
+                               subject=survivor.id, details=details))
+        changed += 1
+    session.flush()
+    return changed
