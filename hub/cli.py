@@ -235,6 +235,51 @@ def cmd_connectors_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Run a connector's streams now (``--full``: a resumable backfill) with progress."""
+    from hub.sync import run_stream
+
+    runtime = _runtime(args)
+    with closing(runtime):
+        _require_schema(runtime)
+        connector = runtime.connectors.get(args.connector)
+        if connector is None:
+            raise SystemExit(f"no connector named {args.connector!r}")
+        streams = [s for s in connector.streams() if args.stream in (None, s.name)]
+        if not streams:
+            raise SystemExit(f"{args.connector!r} has no stream {args.stream!r}")
+        worst = 0
+        for stream in streams:
+            run = run_stream(runtime, connector, stream, full=args.full, progress=_progress)
+            sys.stderr.write("\n")
+            _out(json.dumps({"stream": stream.name, "mode": run.mode, "status": run.status,
+                             "records": run.records_read, "changed": run.records_changed,
+                             "pages": run.pages, "api_calls": run.api_calls,
+                             "error": run.error}))
+            worst = max(worst, {"succeeded": 0, "deferred": 3}.get(run.status, 1))
+    return worst
+
+
+def _progress(run: Any, estimate: int | None) -> None:
+    """One self-overwriting progress line on stderr."""
+    elapsed = max((run.started_at and (_now() - run.started_at).total_seconds()) or 0, 1e-3)
+    rate = run.records_read / elapsed
+    if estimate:
+        done = min(run.records_read / estimate, 1.0)
+        bar = "#" * int(done * 30)
+        text = f"[{bar:<30}] {run.records_read}/{estimate} ({done:.0%})"
+    else:
+        text = f"{run.records_read} records"
+    sys.stderr.write(f"\r{run.stream}: {text}, {run.pages} pages, {rate:,.0f}/s ")
+    sys.stderr.flush()
+
+
+def _now() -> Any:
+    from hub.store.coltypes import utcnow
+
+    return utcnow()
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Run one vendor sandbox in the foreground (the real clients can talk to it)."""
     from werkzeug.serving import make_server
@@ -319,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     add("list", cmd_connectors_list, "registered connector types", conns)
+
+    sync = add("sync", cmd_sync, "run a connector's pull streams now")
+    sync.add_argument("connector")
+    sync.add_argument("--stream", help="only this stream")
+    sync.add_argument("--full", action="store_true",
+                      help="a full backfill (resumes from its last committed page)")
 
     box = add("sandbox", cmd_sandbox, "run a vendor sandbox (salesforce, hubspot)")
     box.add_argument("name")

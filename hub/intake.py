@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import DBAPIError
 
 from hub import inbox
-from hub.plugin import IntakeResult
+from hub.plugin import AckResponse, InboundEndpoint, InboundEvent, IntakeResult
 from hub.problems import problem
 from hub.runtime import Runtime
 from hub.store.db import transaction
@@ -60,43 +60,57 @@ def receive(connector_name: str, endpoint_name: str, _rest: str = "") -> Respons
         return problem(413, "payload_too_large", "the body is larger than the configured limit")
     raw = _raw_request(body, intake.trust_forwarded_headers)
     context = {"connector": connector_name, "endpoint": endpoint_name or "/"}
-
     if request.method == "GET" and not endpoint.query:
-        try:
-            answer = endpoint.handshake(raw)
-        except SignatureError as exc:
-            log.warning("intake.handshake_rejected", extra={**context, "reason": exc.message})
-            return problem(401, exc.code, exc.message)
-        if answer is None:
-            return problem(405, "method_not_allowed", "this endpoint takes POST")
-        return Response(answer.body, status=answer.status, mimetype=answer.content_type)
+        return _handshake(endpoint, raw, context)
     if request.method not in endpoint.methods:
-        return problem(
-            405, "method_not_allowed", f"this endpoint takes {', '.join(endpoint.methods)}"
-        )
-
+        allowed = ", ".join(endpoint.methods)
+        return problem(405, "method_not_allowed", f"this endpoint takes {allowed}")
     try:
         endpoint.verify(raw)
+        if endpoint.query:
+            return _respond(endpoint.answer(raw))
+        events = endpoint.parse(raw)
     except SignatureError as exc:
         log.warning("intake.signature_rejected", extra={**context, "reason": exc.message})
         return problem(401, exc.code, exc.message)
-    if endpoint.query:
-        try:
-            answer = endpoint.answer(raw)
-        except PayloadError as exc:
-            return problem(400, exc.code, exc.message)
-        return Response(answer.body, status=answer.status, mimetype=answer.content_type)
-    try:
-        events = endpoint.parse(raw)
     except PayloadError as exc:
         log.warning("intake.payload_rejected", extra={**context, "reason": exc.message})
         return problem(400, exc.code, exc.message)
+    return _store_and_ack(runtime, endpoint, raw, events, context)
 
+
+def _respond(answer: AckResponse) -> Response:
+    return Response(answer.body, status=answer.status, mimetype=answer.content_type)
+
+
+def _handshake(endpoint: InboundEndpoint, raw: RawRequest, context: dict[str, str]) -> Response:
+    try:
+        answer = endpoint.handshake(raw)
+    except SignatureError as exc:
+        log.warning("intake.handshake_rejected", extra={**context, "reason": exc.message})
+        return problem(401, exc.code, exc.message)
+    if answer is None:
+        return problem(405, "method_not_allowed", "this endpoint takes POST")
+    return _respond(answer)
+
+
+def _store_and_ack(
+    runtime: Runtime,
+    endpoint: InboundEndpoint,
+    raw: RawRequest,
+    events: list[InboundEvent],
+    context: dict[str, str],
+) -> Response:
+    """Commit the events, and only then answer the sender; 503 while the store is down."""
     started = time.perf_counter()
     try:
         with transaction(runtime.sessions) as session:
             stored, duplicates = inbox.store_events(
-                session, connector=connector_name, endpoint=endpoint_name, raw=raw, events=events
+                session,
+                connector=context["connector"],
+                endpoint=endpoint.name,
+                raw=raw,
+                events=events,
             )
     except DBAPIError as exc:
         log.error("intake.store_unavailable", extra={**context, "error_class": type(exc).__name__})
@@ -112,5 +126,4 @@ def receive(connector_name: str, endpoint_name: str, _rest: str = "") -> Respons
             "store_ms": round((time.perf_counter() - started) * 1000, 2),
         },
     )
-    answer = endpoint.ack(raw, IntakeResult(stored=stored, duplicates=duplicates))
-    return Response(answer.body, status=answer.status, mimetype=answer.content_type)
+    return _respond(endpoint.ack(raw, IntakeResult(stored=stored, duplicates=duplicates)))

@@ -18,7 +18,7 @@ import uuid
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import inbox
+from hub import inbox, leases
 from hub.errors import FatalConnectorError, RetriableError, SkippableError
 from hub.runtime import Runtime
 from hub.store.db import transaction
@@ -86,7 +86,7 @@ class Worker:
             self._fail(session, item, exc, delay=self._delay(item))
 
     def _delay(self, item: inbox.Claimed) -> float:
-        return inbox.backoff(
+        return leases.backoff(
             item.attempts, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds
         )
 
@@ -121,11 +121,15 @@ class Worker:
         )
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Process until ``stop`` is set; back off while idle or while the store is down."""
+        """Process the inbox and the outbox until ``stop`` is set; back off while idle or
+        while the store is down."""
+        from hub.outbox import DeliveryWorker
+
+        deliveries = DeliveryWorker(self.runtime, self.worker_id)
         idle = self.settings.poll_interval_seconds
         while not stop.is_set():
             try:
-                if self.run_once() == 0:
+                if self.run_once() + deliveries.run_once() == 0:
                     stop.wait(idle)
             except DBAPIError as exc:
                 log.error("worker.store_unavailable", extra={"error_class": type(exc).__name__})

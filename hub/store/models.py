@@ -201,7 +201,10 @@ class Delivery(Base):
     """The outbox: one push to an agent's tool, retried until it lands or dies."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("target", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("target", "idempotency_key"),
+        Index("ix_deliveries_claim", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     target: Mapped[str] = mapped_column(String(100))
@@ -214,6 +217,7 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
     external_ref: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

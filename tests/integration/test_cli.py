@@ -17,7 +17,7 @@ import pytest
 import requests
 from helpers.config import REPO, TEST_SECRET, TEST_TOKEN, base_config
 from helpers.flow import drain, post
-from helpers.signing import contact_event
+from helpers.signing import contact_event, signed
 from sqlalchemy import update
 
 from connectors.standard_webhooks.connector import StandardWebhooksConnector
@@ -129,6 +129,62 @@ def test_serve_takes_a_signed_event_to_the_read_api(database_url: str, tmp_path:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        assert process.poll() is None, "the process exited"
+        try:
+            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "not ready in time"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_web_role_under_gunicorn_stores_events_for_a_separate_worker(
+    database_url: str, tmp_path: Path, make_runtime: Any
+) -> None:
+    config = write_config(tmp_path, database_url)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "hub.cli", "--config", str(config)]
+    web = subprocess.Popen(
+        [*cli, "web", "--port", str(port), "--workers", "2"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, web)
+        body, headers = signed(contact_event("g-1"))
+        answer = requests.post(f"{base}/webhooks/events", data=body, headers=headers, timeout=5)
+        assert answer.json() == {"accepted": 1, "duplicates": 0}
+        worker = subprocess.run(
+            [*cli, "worker", "--once"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert worker.stdout.strip() == "processed 1 event(s)", worker.stderr
+        found = requests.get(
+            f"{base}/api/v1/contacts",
+            params={"connector": "events", "object_type": "contact", "id": "g-1"},
+            headers={"Authorization": f"Bearer {TEST_TOKEN}"},
+            timeout=5,
+        )
+        assert found.status_code == 200
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=20)
 
 
 class FlakyConnector(StandardWebhooksConnector):

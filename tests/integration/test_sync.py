@@ -12,6 +12,7 @@ from helpers.config import REPO
 from helpers.flow import count
 from pydantic import BaseModel, ConfigDict
 
+from hub.errors import RetriableError
 from hub.locks import job_lock
 from hub.plugin import Connector, Page, SourceRecord, Stream
 from hub.registry import register_connector_type
@@ -42,6 +43,8 @@ class ListStream(Stream):
         offset = int(cursor.get("offset", 0))
         while offset < len(SOURCE):
             if self.fail_at is not None and offset >= self.fail_at:
+                if self.priority == "backfill":
+                    raise RetriableError("daily budget kept for live work", retry_after=60)
                 raise ConnectionError("source went away")
             chunk = SOURCE[offset : offset + 10]
             offset += len(chunk)
@@ -150,3 +153,60 @@ def test_config_naming_an_undeclared_stream_is_an_error(make_runtime: Any) -> No
                 }
             ]
         )
+
+
+def test_backfill_stopped_by_budget_is_deferred_and_resumes_from_its_own_cursor(
+    make_runtime: Any,
+) -> None:
+    runtime = list_runtime(make_runtime, fail_at=20)
+    connector = runtime.connectors["crm"]
+    stream = connector.streams()[0]
+    deferred = run_stream(runtime, connector, stream, full=True)
+    assert (deferred.status, deferred.mode, deferred.records_read) == ("deferred", "full", 20)
+    with runtime.read_sessions() as session:
+        assert session.get(SyncCursor, ("crm", "contacts@full")).cursor == {"offset": 20}
+        assert session.get(SyncCursor, ("crm", "contacts")) is None  # increments untouched
+    connector.settings = FakeSettings()
+    done = run_stream(runtime, connector, connector.streams()[0], full=True)
+    assert (done.status, done.cursor_before, done.records_read) == ("succeeded", {"offset": 20}, 15)
+    with runtime.read_sessions() as session:
+        assert session.get(SyncCursor, ("crm", "contacts@full")) is None  # next --full restarts
+    assert count(runtime, Contact) == 35
+
+
+def test_sync_command_prints_progress_and_a_summary(
+    make_runtime: Any, database_url: str, tmp_path: Any, capsys: Any
+) -> None:
+    import json
+
+    from helpers.config import base_config
+
+    from hub.cli import main
+
+    list_runtime(make_runtime)  # registers the type and migrates nothing new
+    config = base_config(
+        database_url,
+        connectors=[
+            {
+                "name": "crm",
+                "type": "list_test",
+                "mappings": {"contact": str(REPO / "mappings/standard_webhooks/contact.yaml")},
+            }
+        ],
+    )
+    path = tmp_path / "c.yaml"
+    path.write_text(json.dumps(config))
+    assert main(["--config", str(path), "sync", "crm", "--full"]) == 0
+    out, err = capsys.readouterr()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary | {"api_calls": 0} == {
+        "stream": "contacts",
+        "mode": "full",
+        "status": "succeeded",
+        "records": 35,
+        "changed": 35,
+        "pages": 4,
+        "api_calls": 0,
+        "error": None,
+    }
+    assert "contacts: 35 records, 4 pages" in err

@@ -1,4 +1,4 @@
-"""connector state, api budgets, sync run mode
+"""connector state, api budgets, sync run mode, outbox leases
 
 Revision ID: 0002
 Revises: 0001
@@ -36,6 +36,10 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('connector', 'key', name=op.f('pk_connector_state'))
     )
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('locked_by', sa.String(length=100), nullable=True))
+        batch_op.create_index('ix_deliveries_claim', ['status', 'next_attempt_at'], unique=False)
+
     with op.batch_alter_table('sync_runs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('mode', sa.String(length=20), nullable=False, server_default='incremental'))
         batch_op.add_column(sa.Column('api_calls', sa.Integer(), nullable=False, server_default='0'))
@@ -48,6 +52,10 @@ def downgrade() -> None:
     with op.batch_alter_table('sync_runs', schema=None) as batch_op:
         batch_op.drop_column('api_calls')
         batch_op.drop_column('mode')
+
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_claim')
+        batch_op.drop_column('locked_by')
 
     op.drop_table('connector_state')
     op.drop_table('api_budgets')

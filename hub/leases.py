@@ -1,0 +1,123 @@
+"""A leased work queue over a table: claim due rows, finish them, or retry them.
+
+The inbox and the outbox are both such queues. Rows carry ``status``,
+``next_attempt_at``, ``lease_until``, ``locked_by`` and ``attempts``. Claiming is one
+UPDATE … RETURNING over rows picked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+any number of workers on any number of hosts take disjoint batches; on SQLite the
+claim runs under the single write lock. Every claim counts as an attempt, so a row
+that kills its workers still ends up dead. Finishing is fenced on ``locked_by``: a
+worker whose lease ran out cannot overwrite the new holder's result.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Row, Select, and_, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hub.store.coltypes import utcnow
+
+
+def claim_rows(
+    session: Session,
+    model: Any,
+    *,
+    worker_id: str,
+    limit: int,
+    lease: timedelta,
+    returning: Sequence[Any],
+) -> list[Row[Any]]:
+    """Lease up to ``limit`` due rows of ``model``, oldest first."""
+    now = utcnow()
+    due = and_(
+        model.status == "pending",
+        model.next_attempt_at <= now,
+        or_(model.lease_until.is_(None), model.lease_until < now),
+    )
+    pick: Select[Any] = select(model.id).where(due).order_by(model.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        update(model)
+        .where(model.id.in_(pick.scalar_subquery()))
+        .values(lease_until=now + lease, locked_by=worker_id, attempts=model.attempts + 1)
+        .returning(model.id, model.attempts, *returning)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(session.execute(stmt).all(), key=lambda row: row.id)
+
+
+def finish_row(session: Session, model: Any, row_id: int, worker_id: str, **values: Any) -> bool:
+    """Record a result if ``worker_id`` still holds the lease; False when it lost it."""
+    result = session.execute(
+        update(model)
+        .where(model.id == row_id, model.locked_by == worker_id)
+        .values(lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+def backoff(attempts: int, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: between half and all of ``base * 2**(n-1)``."""
+    ceiling = min(cap, base * (2 ** max(attempts - 1, 0)))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+
+
+def retry_or_bury(
+    session: Session,
+    model: Any,
+    row_id: int,
+    worker_id: str,
+    *,
+    error: str,
+    attempts: int,
+    max_attempts: int,
+    delay: float,
+    permanent: bool = False,
+    dead_extra: dict[str, Any] | None = None,
+) -> str:
+    """Schedule another attempt after ``delay`` seconds, or mark the row dead."""
+    dead = permanent or attempts >= max_attempts
+    values: dict[str, Any] = {
+        "status": "dead" if dead else "pending",
+        "last_error": error[:2000],
+        "next_attempt_at": utcnow() + timedelta(seconds=delay),
+    }
+    if dead and dead_extra:
+        values.update(dead_extra)
+    finish_row(session, model, row_id, worker_id, **values)
+    return str(values["status"])
+
+
+def requeue(session: Session, model: Any, ids: Sequence[int] | None, status: str) -> int:
+    """Put rows back in the queue with a fresh attempt budget (an admin's replay)."""
+    stmt = update(model).values(
+        status="pending",
+        attempts=0,
+        next_attempt_at=utcnow(),
+        lease_until=None,
+        locked_by=None,
+    )
+    if ids is not None:
+        stmt = stmt.where(model.id.in_(list(ids)), model.status != "pending")
+    else:
+        stmt = stmt.where(model.status == status)
+    return int(session.execute(stmt.execution_options(synchronize_session=False)).rowcount)
+
+
+def insert_ignoring_duplicates(
+    session: Session, model: Any, rows: list[dict[str, Any]], unique: Sequence[str]
+) -> list[int]:
+    """Insert rows, skipping those that collide on ``unique``; return the new ids."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)
+    stmt = builder(model).values(rows).on_conflict_do_nothing(index_elements=list(unique))
+    return [row.id for row in session.execute(stmt.returning(model.id)).all()]
