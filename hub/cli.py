@@ -158,7 +158,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     config_path = args.config
 
-    class _App(BaseApplication):  # type: ignore[misc]
+    class _App(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", args.workers)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, insert, or_, select, update
+from sqlalchemy import CursorResult, Row, Select, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -54,7 +54,7 @@ def claim_rows(
 
 def finish_row(session: Session, model: Any, row_id: int, worker_id: str, **values: Any) -> bool:
     """Record a result if ``worker_id`` still holds the lease; False when it lost it."""
-    result = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(model)
         .where(model.id == row_id, model.locked_by == worker_id)
         .values(lease_until=None, **values)
@@ -108,7 +108,10 @@ def requeue(session: Session, model: Any, ids: Sequence[int] | None, status: str
         stmt = stmt.where(model.id.in_(list(ids)), model.status != "pending")
     else:
         stmt = stmt.where(model.status == status)
-    return int(session.execute(stmt.execution_options(synchronize_session=False)).rowcount)
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        stmt.execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
 
 
 def insert_ignoring_duplicates(

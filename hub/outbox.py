@@ -105,11 +105,10 @@ class DeliveryWorker:
 
     def _deliver(self, item: _Claimed) -> None:
         target = self._target(item.target)
-        permanent, delay = (
-            False,
-            leases.backoff(
-                item.attempts, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds
-            ),
+        error: Exception
+        permanent = False
+        delay = leases.backoff(
+            item.attempts, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds
         )
         try:
             if target is None:
