@@ -69,7 +69,5 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        log.error(
-            "http.unexpected_error", exc_info=exc, extra={"error_class": type(exc).__name__}
-        )
+        log.error("http.unexpected_error", exc_info=exc, extra={"error_class": type(exc).__name__})
         return problem(500, "internal_error", "an unexpected error occurred; it has been logged")

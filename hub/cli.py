@@ -252,10 +252,20 @@ def cmd_sync(args: argparse.Namespace) -> int:
         for stream in streams:
             run = run_stream(runtime, connector, stream, full=args.full, progress=_progress)
             sys.stderr.write("\n")
-            _out(json.dumps({"stream": stream.name, "mode": run.mode, "status": run.status,
-                             "records": run.records_read, "changed": run.records_changed,
-                             "pages": run.pages, "api_calls": run.api_calls,
-                             "error": run.error}))
+            _out(
+                json.dumps(
+                    {
+                        "stream": stream.name,
+                        "mode": run.mode,
+                        "status": run.status,
+                        "records": run.records_read,
+                        "changed": run.records_changed,
+                        "pages": run.pages,
+                        "api_calls": run.api_calls,
+                        "error": run.error,
+                    }
+                )
+            )
             worst = max(worst, {"succeeded": 0, "deferred": 3}.get(run.status, 1))
     return worst
 
@@ -368,8 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync = add("sync", cmd_sync, "run a connector's pull streams now")
     sync.add_argument("connector")
     sync.add_argument("--stream", help="only this stream")
-    sync.add_argument("--full", action="store_true",
-                      help="a full backfill (resumes from its last committed page)")
+    sync.add_argument(
+        "--full", action="store_true", help="a full backfill (resumes from its last committed page)"
+    )
 
     box = add("sandbox", cmd_sandbox, "run a vendor sandbox (salesforce, hubspot)")
     box.add_argument("name")

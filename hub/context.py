@@ -89,9 +89,7 @@ class ConnectorContext(ABC):
         """
 
     @abstractmethod
-    def observe_budget(
-        self, bucket: str, *, used: int, limit: int, window_seconds: float
-    ) -> None:
+    def observe_budget(self, bucket: str, *, used: int, limit: int, window_seconds: float) -> None:
         """Record the usage the vendor reported (``Sforce-Limit-Info``, rate headers)."""
 
     def contact_context(
@@ -130,8 +128,15 @@ class MemoryContext(ConnectorContext):
             if handle._new is not None:
                 self._state[key] = handle._new
 
-    def take_budget(self, bucket: str, *, limit: int, window_seconds: float, cost: int = 1,
-                    priority: str = "live") -> float:
+    def take_budget(
+        self,
+        bucket: str,
+        *,
+        limit: int,
+        window_seconds: float,
+        cost: int = 1,
+        priority: str = "live",
+    ) -> float:
         with self._lock:
             now = utcnow()
             start = _window_start(now, window_seconds)
@@ -143,8 +148,7 @@ class MemoryContext(ConnectorContext):
             self._budgets[bucket] = (start, used + cost, limit)
             return 0.0
 
-    def observe_budget(self, bucket: str, *, used: int, limit: int,
-                       window_seconds: float) -> None:
+    def observe_budget(self, bucket: str, *, used: int, limit: int, window_seconds: float) -> None:
         with self._lock:
             start = _window_start(utcnow(), window_seconds)
             seen, mine, _ = self._budgets.get(bucket, (start, 0, limit))
@@ -180,18 +184,34 @@ class StoreContext(ConnectorContext):
             yield handle
             if handle._new is not None:
                 if row is None:
-                    session.merge(ConnectorState(connector=self.connector, key=key,
-                                                 value=handle._new))
+                    session.merge(
+                        ConnectorState(connector=self.connector, key=key, value=handle._new)
+                    )
                 else:
                     row.value = handle._new
 
-    def take_budget(self, bucket: str, *, limit: int, window_seconds: float, cost: int = 1,
-                    priority: str = "live") -> float:
+    def take_budget(
+        self,
+        bucket: str,
+        *,
+        limit: int,
+        window_seconds: float,
+        cost: int = 1,
+        priority: str = "live",
+    ) -> float:
         now = utcnow()
         start = _window_start(now, window_seconds)
         with transaction(self._sessions) as session:
-            row = self._lock_row(session, ApiBudget, bucket, bucket=bucket, window_start=start,
-                                 window_seconds=window_seconds, used=0, limit=limit)
+            row = self._lock_row(
+                session,
+                ApiBudget,
+                bucket,
+                bucket=bucket,
+                window_start=start,
+                window_seconds=window_seconds,
+                used=0,
+                limit=limit,
+            )
             if row.window_start != start:
                 row.window_start, row.used = start, 0
             row.limit, row.window_seconds = limit, window_seconds
@@ -200,12 +220,19 @@ class StoreContext(ConnectorContext):
             row.used += cost
             return 0.0
 
-    def observe_budget(self, bucket: str, *, used: int, limit: int,
-                       window_seconds: float) -> None:
+    def observe_budget(self, bucket: str, *, used: int, limit: int, window_seconds: float) -> None:
         start = _window_start(utcnow(), window_seconds)
         with transaction(self._sessions) as session:
-            row = self._lock_row(session, ApiBudget, bucket, bucket=bucket, window_start=start,
-                                 window_seconds=window_seconds, used=0, limit=limit)
+            row = self._lock_row(
+                session,
+                ApiBudget,
+                bucket,
+                bucket=bucket,
+                window_start=start,
+                window_seconds=window_seconds,
+                used=0,
+                limit=limit,
+            )
             if row.window_start != start:
                 row.window_start, row.used = start, 0
             row.used, row.limit = max(row.used, used), limit
@@ -226,16 +253,22 @@ class StoreContext(ConnectorContext):
                 contact = session.get(Contact, contact.merged_into_id)
             if contact is None:
                 return None
-            records = list(session.scalars(
-                select(SourceRecord).where(SourceRecord.contact_id == contact.id)))
-            identifiers = list(session.scalars(
-                select(Identifier).where(Identifier.contact_id == contact.id)))
+            records = list(
+                session.scalars(select(SourceRecord).where(SourceRecord.contact_id == contact.id))
+            )
+            identifiers = list(
+                session.scalars(select(Identifier).where(Identifier.contact_id == contact.id))
+            )
             recent = session.scalars(
-                select(Interaction).where(Interaction.contact_id == contact.id)
+                select(Interaction)
+                .where(Interaction.contact_id == contact.id)
                 .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
-                .limit(interactions))
-            return {**contact_json(contact, records, identifiers),
-                    "interactions": [interaction_json(i) for i in recent]}
+                .limit(interactions)
+            )
+            return {
+                **contact_json(contact, records, identifiers),
+                "interactions": [interaction_json(i) for i in recent],
+            }
 
     def budget(self, bucket: str) -> ApiBudget | None:
         """The bucket as stored (for health pages)."""

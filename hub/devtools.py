@@ -23,9 +23,7 @@ def sign_standard_webhook(secret: str, body: str, msg_id: str | None = None) -> 
     }
 
 
-def send_standard_webhook(
-    secret: str, connector: str, base_url: str, body: str
-) -> tuple[int, str]:
+def send_standard_webhook(secret: str, connector: str, base_url: str, body: str) -> tuple[int, str]:
     """Sign ``body`` and post it to ``/webhooks/<connector>``; return (status, text)."""
     try:
         json.loads(body)  # fail early on a typo rather than posting it

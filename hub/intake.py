@@ -70,13 +70,23 @@ def receive(connector_name: str, endpoint_name: str, _rest: str = "") -> Respons
         if endpoint.query:
             return _respond(endpoint.answer(raw))
         events = endpoint.parse(raw)
+        return _store_and_ack(runtime, endpoint, raw, events, context)
     except SignatureError as exc:
         log.warning("intake.signature_rejected", extra={**context, "reason": exc.message})
         return problem(401, exc.code, exc.message)
     except PayloadError as exc:
         log.warning("intake.payload_rejected", extra={**context, "reason": exc.message})
         return problem(400, exc.code, exc.message)
-    return _store_and_ack(runtime, endpoint, raw, events, context)
+    except Exception as exc:
+        answer = endpoint.fallback(raw)
+        if answer is None:
+            raise  # the app's error handler answers a JSON 500/503, never a trace
+        log.error(
+            "intake.fallback_answered",
+            exc_info=exc,
+            extra={**context, "error_class": type(exc).__name__},
+        )
+        return _respond(answer)
 
 
 def _respond(answer: AckResponse) -> Response:
@@ -114,6 +124,9 @@ def _store_and_ack(
             )
     except DBAPIError as exc:
         log.error("intake.store_unavailable", extra={**context, "error_class": type(exc).__name__})
+        fallback = endpoint.fallback(raw)
+        if fallback is not None:
+            return _respond(fallback)
         response = problem(503, "store_unavailable", "the event store is unavailable; retry")
         response.headers["Retry-After"] = "5"
         return response

@@ -1,6 +1,7 @@
 """The whole flow, in one readable file. A newcomer reads this first.
 
     inbox event ──► connector.interpret ──► mapping ──► identity ──► store + timeline
+                                                                    (+ journey, pop trigger)
 
 Webhook intake (``hub/intake.py``) has already verified and durably stored the event;
 the worker (``hub/worker.py``) claims it and calls :meth:`Pipeline.process` inside a
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +26,7 @@ from hub.plugin import (
     Connector,
     Ignored,
     InboundEvent,
+    PopTrigger,
     SourceDeletion,
     SourceMerge,
     SourceRecord,
@@ -51,10 +54,12 @@ class Pipeline:
         connectors: dict[str, Connector],
         mappings: MappingSet,
         transform_context: TransformContext,
+        journey_window: timedelta = timedelta(hours=1),
     ) -> None:
         self.connectors = connectors
         self.mappings = mappings
         self.ctx = transform_context
+        self.journey_window = journey_window
 
     def process(self, session: Session, connector_name: str, event: InboundEvent) -> Outcome:
         """Interpret one stored inbound event and apply its changes."""
@@ -83,6 +88,11 @@ class Pipeline:
                 )
             elif isinstance(change, SourceRecord):
                 changed += self._apply_record(session, connector, change)
+            elif isinstance(change, PopTrigger):
+                changed += (
+                    records.record_pop(session, connector=connector.name, trigger=change)
+                    is not None
+                )
             elif isinstance(change, SourceMerge):
                 changed += records.merge_source_records(
                     session,
@@ -119,5 +129,6 @@ class Pipeline:
             source_ref=f"{record.object_type}:{record.external_id}",
             mapped=mapped,
             updated_at=record.updated_at,
+            journey_window=self.journey_window,
         )
         return changed

@@ -116,6 +116,12 @@ class InboundEndpoint(ABC):
         """The response of a query endpoint (``query = True``)."""
         raise NotImplementedError
 
+    def fallback(self, raw: RawRequest) -> AckResponse | None:
+        """What to answer when the hub cannot store the request (store down, an
+        unexpected error): None means 503/500. Twilio Voice returns TwiML here, since a
+        caller would otherwise hear an error."""
+        return None
+
     def ack(self, raw: RawRequest, result: IntakeResult) -> AckResponse:
         """The 2xx the sender expects (Twilio wants TwiML, Salesforce a SOAP Ack)."""
         import json
@@ -163,13 +169,33 @@ class SourceMerge:
 
 
 @dataclass(frozen=True)
+class PopTrigger:
+    """Someone is reaching an agent now: the moment and target of a screen pop.
+
+    ``interaction`` names the interaction it belongs to as ``(object_type,
+    external_id)`` of a :class:`SourceRecord` in the same batch of changes (or an
+    earlier one); ``contact_keys`` (``("phone", "+1…")``) find the customer when
+    there is no interaction yet. ``key`` makes the trigger idempotent per connector.
+    """
+
+    key: str
+    trigger: str
+    interaction: tuple[str, str] | None = None
+    contact_keys: tuple[tuple[str, str], ...] = ()
+    channel: str | None = None
+    agent: str | None = None
+    desk: str | None = None
+    triggered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Ignored:
     """A verified event the connector has no handler for; kept, marked ``ignored``."""
 
     reason: str
 
 
-Change = SourceRecord | SourceDeletion | SourceMerge | Ignored
+Change = SourceRecord | SourceDeletion | SourceMerge | PopTrigger | Ignored
 
 
 # ----- pull streams --------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,7 +38,12 @@ class Runtime:
         sessions = make_session_factory(engine)
         for name, connector in connectors.items():
             connector.bind(StoreContext(name, sessions))
-        pipeline = Pipeline(connectors, mappings, TransformContext(settings.hub.default_region))
+        pipeline = Pipeline(
+            connectors,
+            mappings,
+            TransformContext(settings.hub.default_region),
+            journey_window=timedelta(minutes=settings.hub.journey_window_minutes),
+        )
         return cls(
             settings=settings,
             engine=engine,

@@ -54,6 +54,8 @@ class HubSettings(_Strict):
     intake: IntakeSettings = IntakeSettings()
     worker: WorkerSettings = WorkerSettings()
     scheduler_enabled: bool = True
+    #: Interactions of one customer less than this apart (any channel) form one journey.
+    journey_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
     @field_validator("default_region")
     @classmethod

@@ -36,8 +36,9 @@ def _load_cursor(runtime: Runtime, connector: str, slot: str) -> dict[str, Any]:
         return dict(row.cursor) if row else {}
 
 
-def _commit_page(runtime: Runtime, connector: Connector, slot: str, page: Page,
-                 run: SyncRun, calls_before: int) -> SyncRun:
+def _commit_page(
+    runtime: Runtime, connector: Connector, slot: str, page: Page, run: SyncRun, calls_before: int
+) -> SyncRun:
     with transaction(runtime.sessions) as session:
         outcome = runtime.pipeline.apply(session, connector, [*page.records, *page.deletions])
         session.merge(SyncCursor(connector=connector.name, stream=slot, cursor=dict(page.cursor)))
@@ -68,8 +69,12 @@ def run_stream(
     cursor = _load_cursor(runtime, connector.name, slot)
     calls_before = connector.context.api_calls
     with transaction(runtime.sessions) as session:
-        run = SyncRun(connector=connector.name, stream=stream.name, cursor_before=cursor,
-                      mode="full" if full else "incremental")
+        run = SyncRun(
+            connector=connector.name,
+            stream=stream.name,
+            cursor_before=cursor,
+            mode="full" if full else "incremental",
+        )
         session.add(run)
     estimate = stream.estimate(cursor) if progress else None
     context = {"connector": connector.name, "stream": stream.name, "mode": run.mode}
@@ -91,7 +96,10 @@ def run_stream(
         live.status, live.error, live.finished_at = status, error, utcnow()
         live.api_calls = connector.context.api_calls - calls_before
         if full and status == "succeeded":  # the next --full starts from the beginning
-            session.execute(delete(SyncCursor).where(SyncCursor.connector == connector.name,
-                                                     SyncCursor.stream == slot))
+            session.execute(
+                delete(SyncCursor).where(
+                    SyncCursor.connector == connector.name, SyncCursor.stream == slot
+                )
+            )
         run = live
     return run

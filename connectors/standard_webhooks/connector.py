@@ -21,6 +21,7 @@ from hub.plugin import (
     Ignored,
     InboundEndpoint,
     InboundEvent,
+    PopTrigger,
     SourceDeletion,
     SourceRecord,
 )
@@ -73,5 +74,17 @@ class StandardWebhooksConnector(Connector):
             return [SourceDeletion("contact", str(data["id"]), deleted)]
         if event.event_type in payloads.INTERACTION_TYPES:
             updated = parse_datetime(data.get("updated_at")) or sent_at
-            return [SourceRecord("interaction", str(data["id"]), data, updated)]
+            record = SourceRecord("interaction", str(data["id"]), data, updated)
+            if event.event_type != "interaction.started":
+                return [record]
+            pop = PopTrigger(  # someone is reaching an agent: the moment for a screen pop
+                key=f"started:{data['id']}",
+                trigger="interaction.started",
+                interaction=("interaction", str(data["id"])),
+                channel=data.get("channel"),
+                agent=data.get("agent"),
+                desk=data.get("desk"),
+                triggered_at=parse_datetime(data.get("occurred_at")),
+            )
+            return [record, pop]
         return [Ignored(f"no handler for event type {event.event_type!r}")]

@@ -64,6 +64,7 @@ class InteractionData(_Model):
     status: str | None = Field(None, max_length=50)
     summary: str | None = None
     agent: str | None = Field(None, max_length=200)
+    desk: str | None = Field(None, max_length=200)
     contact: ContactRef
 
 

@@ -120,8 +120,9 @@ def resolve_contact(
     lock_identifiers(session, usable)
     ambiguous: list[tuple[str, str]] = []
     for kind, value in sorted(usable, key=lambda kv: _rank(kv[0])):
-        holders = [h for h in find_contacts(session, kind, value)
-                   if not _conflicts(session, h, usable)]
+        holders = [
+            h for h in find_contacts(session, kind, value) if not _conflicts(session, h, usable)
+        ]
         if len(holders) == 1:
             contact = session.get(Contact, holders[0])
             if contact is not None:

@@ -146,8 +146,59 @@ class Interaction(Base):
     agent: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
     source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    journey_id: Mapped[int | None] = mapped_column(
+        ForeignKey("journeys.id", ondelete="SET NULL"), index=True
+    )
+    #: True when the previous interaction of the same journey was on another channel.
+    channel_switch: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Journey(Base):
+    """Interactions of one customer close together in time, across channels: the chat
+    at 10:02 and the call at 10:09 are one journey, so the call's context has the chat."""
+
+    __tablename__ = "journeys"
+    __table_args__ = (Index("ix_journeys_contact_last", "contact_id", "last_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="CASCADE")
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channels: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    interactions: Mapped[int] = mapped_column(Integer, default=0)
+    channel_switches: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Pop(Base):
+    """A screen-pop trigger: this customer is reaching this agent (or desk) now.
+
+    Connectors record triggers (a ringing call, a TaskRouter reservation, a first
+    WhatsApp message); the pop fan-out builds the context once and delivers it.
+    """
+
+    __tablename__ = "pops"
+    __table_args__ = (UniqueConstraint("connector", "trigger_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    connector: Mapped[str] = mapped_column(String(100))
+    trigger_key: Mapped[str] = mapped_column(String(255))
+    trigger: Mapped[str] = mapped_column(String(100))
+    contact_id: Mapped[str | None] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    interaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interactions.id", ondelete="SET NULL")
+    )
+    channel: Mapped[str | None] = mapped_column(String(30))
+    agent: Mapped[str | None] = mapped_column(String(200))
+    desk: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    triggered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RawDelivery(Base):

@@ -8,7 +8,7 @@ it. Replaying an event or receiving events out of order therefore changes nothin
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from hub.identity.resolve import attach_identifiers, resolve_contact
 from hub.mapping import MappedRecord
+from hub.plugin import PopTrigger
 from hub.store.coltypes import utcnow
-from hub.store.models import Contact, Interaction, SourceRecord
+from hub.store.journeys import assign_journey
+from hub.store.models import Contact, Interaction, Pop, SourceRecord
 from hub.transforms import parse_datetime
 
 CONTACT_COLUMNS = ("display_name", "first_name", "last_name", "company", "language", "tier")
@@ -147,6 +149,7 @@ def record_interaction(
     source_ref: str,
     mapped: MappedRecord,
     updated_at: datetime | None,
+    journey_window: timedelta = timedelta(hours=1),
 ) -> tuple[Interaction, bool]:
     """Insert or update one timeline entry, unique per (connector, source_ref)."""
     existing = session.scalar(
@@ -190,6 +193,7 @@ def record_interaction(
     )
     session.add(interaction)
     session.flush()
+    assign_journey(session, interaction, journey_window)
     return interaction, True
 
 
@@ -243,14 +247,66 @@ def merge_source_records(
         loser = _live(session, record.contact)
         record.deleted_at = merged_at or utcnow()
         record.snapshot = {**record.snapshot, "_merged_into": primary_id}
-        details = {"connector": connector, "object_type": object_type,
-                   "primary_id": primary_id, "merged_id": merged_id,
-                   "from_contact": loser.id, "into_contact": survivor.id}
+        details = {
+            "connector": connector,
+            "object_type": object_type,
+            "primary_id": primary_id,
+            "merged_id": merged_id,
+            "from_contact": loser.id,
+            "into_contact": survivor.id,
+        }
         if loser.id != survivor.id:
             loser.merged_into_id = survivor.id
             details["rule"] = "source_merge"
-        session.add(AuditEntry(actor=f"connector:{connector}", action="contact.merge",
-                               subject=survivor.id, details=details))
+        session.add(
+            AuditEntry(
+                actor=f"connector:{connector}",
+                action="contact.merge",
+                subject=survivor.id,
+                details=details,
+            )
+        )
         changed += 1
     session.flush()
     return changed
+
+
+def record_pop(
+    session: Session,
+    *,
+    connector: str,
+    trigger: PopTrigger,
+) -> Pop | None:
+    """Record a pop trigger once per (connector, key); None when it was already there."""
+    if session.scalar(
+        select(Pop.id).where(Pop.connector == connector, Pop.trigger_key == trigger.key)
+    ):
+        return None
+    interaction = None
+    if trigger.interaction is not None:
+        ref = f"{trigger.interaction[0]}:{trigger.interaction[1]}"
+        interaction = session.scalar(
+            select(Interaction).where(
+                Interaction.connector == connector, Interaction.source_ref == ref
+            )
+        )
+    contact_id = interaction.contact_id if interaction else None
+    if contact_id is None and trigger.contact_keys:
+        mapped = MappedRecord(
+            target="interaction", fields={}, contact_keys=list(trigger.contact_keys)
+        )
+        contact_id = _contact_for_interaction(session, connector, mapped).id
+    pop = Pop(
+        connector=connector,
+        trigger_key=trigger.key,
+        trigger=trigger.trigger,
+        contact_id=contact_id,
+        interaction_id=interaction.id if interaction else None,
+        channel=trigger.channel or (interaction.channel if interaction else None),
+        agent=trigger.agent,
+        desk=trigger.desk,
+        triggered_at=trigger.triggered_at or utcnow(),
+    )
+    session.add(pop)
+    session.flush()
+    return pop

@@ -9,12 +9,17 @@ from typing import Any
 
 import pytest
 import requests
+from helpers.config import TEST_SECRET
 from helpers.signing import contact_event, signed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from connectors.standard_webhooks.connector import StandardWebhooksConnector
+from connectors.standard_webhooks.inbound import StandardWebhooksEndpoint
 from hub.app import create_app
+from hub.plugin import AckResponse
+from hub.registry import register_connector_type
 from hub.runtime import Runtime
 from hub.sandbox_server import run_in_thread
 from hub.store.models import InboxEvent, RawDelivery
@@ -231,3 +236,41 @@ def test_arbitrary_requests_never_5xx_and_unsigned_ones_store_nothing(
     assert response.status_code < 500
     assert response.status_code in (400, 401)
     assert stored(runtime) == 0
+
+
+class _FallbackEndpoint(StandardWebhooksEndpoint):
+    def fallback(self, raw: Any) -> AckResponse:
+        return AckResponse(
+            body=b"<Response><Redirect>/flow</Redirect></Response>", content_type="text/xml"
+        )
+
+
+class _FallbackConnector(StandardWebhooksConnector):
+    type_name = "fallback_test"
+    object_types = ()
+
+    def inbound_endpoints(self) -> Any:
+        return [_FallbackEndpoint(self._verifiers)]
+
+
+def test_endpoint_with_a_fallback_answers_it_when_the_store_is_down(make_runtime: Any) -> None:
+    from hub.settings import settings_from_dict
+
+    register_connector_type(_FallbackConnector)
+    runtime = make_runtime()
+    config = json.loads(runtime.settings.model_dump_json(exclude={"source_file"}))
+    config["hub"]["database_url"] = "postgresql://nobody@127.0.0.1:1/none"
+    config["connectors"][0]["type"] = "fallback_test"
+    config["connectors"][0]["settings"] = {"secret": TEST_SECRET}
+    broken = Runtime.build(settings_from_dict(config, env={}))
+    try:
+        body, headers = signed(contact_event())
+        response = (
+            create_app(runtime=broken)
+            .test_client()
+            .post("/webhooks/events", data=body, headers=headers)
+        )
+        assert (response.status_code, response.mimetype) == (200, "text/xml")
+        assert b"<Redirect>" in response.data
+    finally:
+        broken.close()
