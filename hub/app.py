@@ -27,11 +27,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["threadline"] = runtime
 
+    from hub.api.context import bp as context_bp
     from hub.api.read import bp as read_bp
     from hub.intake import bp as intake_bp
 
     app.register_blueprint(intake_bp)
     app.register_blueprint(read_bp)
+    app.register_blueprint(context_bp)
     _register_health(app, runtime)
     _register_errors(app)
     return app

@@ -308,6 +308,10 @@ class Connector(ABC):
         """Turn a stored inbound event into changes; runs in the worker."""
         return [Ignored(f"{self.type_name} has no handler for {event.event_type!r}")]
 
+    def deep_link(self, object_type: str, external_id: str) -> str | None:
+        """A URL that opens this record in the vendor's own UI (for agents)."""
+        return None
+
     def check(self) -> CheckResult:
         """Verify credentials and reachability without changing anything."""
         return CheckResult(ok=True, detail="nothing to check")

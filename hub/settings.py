@@ -56,6 +56,8 @@ class HubSettings(_Strict):
     scheduler_enabled: bool = True
     #: Interactions of one customer less than this apart (any channel) form one journey.
     journey_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    #: Contact tiers (from mappings) that mark a VIP in routing hints.
+    vip_tiers: list[str] = Field(default_factory=lambda: ["vip", "platinum", "gold"])
 
     @field_validator("default_region")
     @classmethod

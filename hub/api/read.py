@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -65,25 +66,35 @@ def get_contact(contact_id: str) -> Response:
         return jsonify(_contact_payload(session, contact))
 
 
-@bp.get("/contacts")
-def find_contact() -> Response:
-    """Look up by exactly one of ``email``, ``phone`` or ``connector``+``object_type``+``id``."""
-    args = request.args
-    region = _runtime().settings.hub.default_region
+class LookupError_(ValueError):
+    """A lookup query that cannot be answered; the message says why."""
+
+
+def parse_lookup(args: Mapping[str, str], region: str) -> tuple[str, str]:
+    """``(kind, value)`` from exactly one of ``email``, ``phone`` or
+    ``connector`` + ``object_type`` + ``id``; raises LookupError_ otherwise."""
     if "email" in args:
         value = email(args["email"], None, TransformContext(region))
         if value is None:
-            return problem(400, "invalid_query", "email is not a valid address")
-        kind = "email"
-    elif "phone" in args:
-        value = normalise_phone(args["phone"], region)
-        if value is None:
-            return problem(400, "invalid_query", "phone is not a possible phone number")
-        kind = "phone"
-    elif {"connector", "object_type", "id"} <= set(args):
-        kind, value = record_kind(args["connector"], args["object_type"]), args["id"]
-    else:
-        return problem(400, "invalid_query", "give email, phone, or connector + object_type + id")
+            raise LookupError_("email is not a valid address")
+        return "email", value
+    if "phone" in args:
+        found = normalise_phone(args["phone"], region)
+        if found is None:
+            raise LookupError_("phone is not a possible phone number")
+        return "phone", found
+    if {"connector", "object_type", "id"} <= set(args):
+        return record_kind(args["connector"], args["object_type"]), args["id"]
+    raise LookupError_("give email, phone, or connector + object_type + id")
+
+
+@bp.get("/contacts")
+def find_contact() -> Response:
+    """Look up by exactly one of ``email``, ``phone`` or ``connector``+``object_type``+``id``."""
+    try:
+        kind, value = parse_lookup(request.args, _runtime().settings.hub.default_region)
+    except LookupError_ as exc:
+        return problem(400, "invalid_query", str(exc))
     with _runtime().read_sessions() as session:
         ids = find_contacts(session, kind, value)
         results = []
