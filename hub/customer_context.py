@@ -174,7 +174,7 @@ def build_context(
                 {
                     "contact_id": c,
                     "confidence": score,
-                    "display_name": names[c].display_name if names.get(c) else None,
+                    "display_name": getattr(names.get(c), "display_name", None),
                 }
                 for c, score in match.candidates
             ],

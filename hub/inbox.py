@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ class Claimed:
     connector: str
     event: InboundEvent
     attempts: int
+    received_at: datetime | None = None
 
 
 def body_hash_key(raw: RawRequest) -> str:
@@ -104,6 +105,7 @@ def claim(session: Session, *, worker_id: str, limit: int, lease: timedelta) -> 
             InboxEvent.idempotency_key,
             InboxEvent.event_type,
             InboxEvent.payload,
+            InboxEvent.received_at,
         ),
     )
     return [
@@ -111,6 +113,7 @@ def claim(session: Session, *, worker_id: str, limit: int, lease: timedelta) -> 
             id=row.id,
             connector=row.connector,
             attempts=row.attempts,
+            received_at=row.received_at,
             event=InboundEvent(row.idempotency_key, row.event_type, row.payload),
         )
         for row in rows

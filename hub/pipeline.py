@@ -1,7 +1,7 @@
 """The whole flow, in one readable file. A newcomer reads this first.
 
     inbox event ──► connector.interpret ──► mapping ──► identity ──► store + timeline
-                                                                    (+ journey, pop trigger)
+                                          (+ journey; a pop trigger fans out to the outbox)
 
 Webhook intake (``hub/intake.py``) has already verified and durably stored the event;
 the worker (``hub/worker.py``) claims it and calls :meth:`Pipeline.process` inside a
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ from hub.plugin import (
     SourceMerge,
     SourceRecord,
 )
+from hub.pops import PopFanout
 from hub.store import records
 from hub.transforms import TransformContext
 
@@ -55,13 +56,21 @@ class Pipeline:
         mappings: MappingSet,
         transform_context: TransformContext,
         journey_window: timedelta = timedelta(hours=1),
+        fanout: PopFanout | None = None,
     ) -> None:
         self.connectors = connectors
         self.mappings = mappings
         self.ctx = transform_context
         self.journey_window = journey_window
+        self.fanout = fanout
 
-    def process(self, session: Session, connector_name: str, event: InboundEvent) -> Outcome:
+    def process(
+        self,
+        session: Session,
+        connector_name: str,
+        event: InboundEvent,
+        received_at: datetime | None = None,
+    ) -> Outcome:
         """Interpret one stored inbound event and apply its changes."""
         connector = self.connectors.get(connector_name)
         if connector is None:
@@ -69,9 +78,15 @@ class Pipeline:
                 f"connector {connector_name!r} is no longer configured", connector=connector_name
             )
         changes = connector.interpret(event)
-        return self.apply(session, connector, changes)
+        return self.apply(session, connector, changes, received_at=received_at)
 
-    def apply(self, session: Session, connector: Connector, changes: Sequence[Change]) -> Outcome:
+    def apply(
+        self,
+        session: Session,
+        connector: Connector,
+        changes: Sequence[Change],
+        received_at: datetime | None = None,
+    ) -> Outcome:
         """Apply changes (from a webhook or a pull stream) in the caller's transaction."""
         changed = 0
         ignored: list[str] = []
@@ -89,10 +104,13 @@ class Pipeline:
             elif isinstance(change, SourceRecord):
                 changed += self._apply_record(session, connector, change)
             elif isinstance(change, PopTrigger):
-                changed += (
-                    records.record_pop(session, connector=connector.name, trigger=change)
-                    is not None
+                pop = records.record_pop(
+                    session, connector=connector.name, trigger=change, received_at=received_at
                 )
+                if pop is not None:
+                    changed += 1
+                    if self.fanout is not None:
+                        self.fanout.fan_out(session, pop)
             elif isinstance(change, SourceMerge):
                 changed += records.merge_source_records(
                     session,

@@ -123,12 +123,48 @@ class ConnectorInstance(_Strict):
         return value
 
 
+class PopRoute(_Strict):
+    """Send pops matching ``match`` (desk, agent, channel, connector; all must match)
+    to ``targets``."""
+
+    match: dict[Literal["desk", "agent", "channel", "connector"], str] = Field(default_factory=dict)
+    targets: list[str] = Field(min_length=1)
+
+
+class PopWebhook(_Strict):
+    """A signed outbound webhook (Standard Webhooks) that receives pops."""
+
+    name: str = Field(pattern=_NAME)
+    url: str = Field(pattern=r"^https?://")
+    secret: str = Field(min_length=1)
+    allow_private: bool = False
+    allow_cidrs: list[str] = Field(default_factory=list)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+
+class PopSettings(_Strict):
+    """Where screen pops go. Target names: ``panel``, ``webhook:<name>``,
+    ``<connector>:<push target>`` (e.g. ``salesforce-prod:salesforce_pop``)."""
+
+    routes: list[PopRoute] = Field(default_factory=list)
+    default_targets: list[str] = Field(default_factory=lambda: ["panel"])
+    webhooks: list[PopWebhook] = Field(default_factory=list)
+    #: Signs agent-panel links (``threadline agent link <agent>``); required for /agent.
+    panel_secret: str | None = Field(default=None, min_length=16)
+
+    @field_validator("panel_secret", mode="before")
+    @classmethod
+    def _unset_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
 class Settings(_Strict):
     """The whole configuration file."""
 
     hub: HubSettings = HubSettings()
     api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()
+    pops: PopSettings = PopSettings()
     connectors: list[ConnectorInstance] = Field(default_factory=list)
     source_file: str = Field(default="<defaults>", exclude=True)
 

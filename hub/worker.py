@@ -60,7 +60,9 @@ class Worker:
     def _process_one(self, session: Session, item: inbox.Claimed) -> None:
         savepoint = session.begin_nested()
         try:
-            outcome = self.runtime.pipeline.process(session, item.connector, item.event)
+            outcome = self.runtime.pipeline.process(
+                session, item.connector, item.event, received_at=item.received_at
+            )
             if not inbox.finish(session, item.id, self.worker_id, outcome.status, outcome.detail):
                 savepoint.rollback()  # our lease ran out and another worker has it
                 log.warning("worker.lease_lost", extra={"event_id": item.id})
@@ -123,7 +125,7 @@ class Worker:
     def run_forever(self, stop: threading.Event) -> None:
         """Process the inbox and the outbox until ``stop`` is set; back off while idle or
         while the store is down."""
-        from hub.outbox import DeliveryWorker
+        from hub.delivery import DeliveryWorker
 
         deliveries = DeliveryWorker(self.runtime, self.worker_id)
         idle = self.settings.poll_interval_seconds

@@ -198,6 +198,8 @@ class Pop(Base):
     desk: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="pending")
     triggered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the hub received the webhook that triggered it (latency starts here).
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -272,6 +274,8 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     external_ref: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When the triggering webhook was received; delivered_at - this is the pop latency.
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

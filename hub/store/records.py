@@ -276,6 +276,7 @@ def record_pop(
     *,
     connector: str,
     trigger: PopTrigger,
+    received_at: datetime | None = None,
 ) -> Pop | None:
     """Record a pop trigger once per (connector, key); None when it was already there."""
     if session.scalar(
@@ -306,6 +307,7 @@ def record_pop(
         agent=trigger.agent,
         desk=trigger.desk,
         triggered_at=trigger.triggered_at or utcnow(),
+        received_at=received_at or utcnow(),
     )
     session.add(pop)
     session.flush()

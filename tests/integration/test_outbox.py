@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from connectors.standard_webhooks.connector import StandardWebhooksConnector
 from hub import outbox
+from hub.delivery import DeliveryWorker
 from hub.errors import RetriableError
 from hub.plugin import PushTarget
 from hub.registry import register_connector_type
@@ -61,7 +62,7 @@ def test_a_push_queued_twice_is_delivered_once(make_runtime: Any) -> None:
         assert not outbox.enqueue(
             session, target="desk:desk", idempotency_key="pop-1", payload={"contact": "ct_1"}
         )
-    worker = outbox.DeliveryWorker(runtime, "w1")
+    worker = DeliveryWorker(runtime, "w1")
     assert worker.run_once() == 1
     assert worker.run_once() == 0
     [row] = deliveries(runtime)
@@ -80,7 +81,7 @@ def test_a_failing_push_is_retried_then_delivered(make_runtime: Any) -> None:
         outbox.enqueue(
             session, target="desk:desk", idempotency_key="pop-2", payload={"contact": "ct_2"}
         )
-    worker = outbox.DeliveryWorker(runtime, "w1")
+    worker = DeliveryWorker(runtime, "w1")
     worker.run_once()
     [row] = deliveries(runtime)
     assert (row.status, row.last_error) == ("pending", "RetriableError: vendor 503")
@@ -93,7 +94,7 @@ def test_push_to_an_unknown_target_dies_at_once_and_can_be_replayed(make_runtime
     runtime = desk_runtime(make_runtime)
     with transaction(runtime.sessions) as session:
         outbox.enqueue(session, target="desk:nowhere", idempotency_key="pop-3", payload={})
-    outbox.DeliveryWorker(runtime, "w1").run_once()
+    DeliveryWorker(runtime, "w1").run_once()
     [row] = deliveries(runtime)
     assert row.status == "dead"
     assert row.last_error == "SkippableError: no push target 'desk:nowhere' is configured"

@@ -153,12 +153,12 @@ def test_concurrent_workers_never_hold_the_same_event(make_runtime: Any) -> None
     lock = threading.Lock()
     original = runtime.pipeline.process
 
-    def recording(session: Any, connector: str, event: Any) -> Any:
+    def recording(session: Any, connector: str, event: Any, **kwargs: Any) -> Any:
         worker = threading.current_thread().name
         with lock:
             seen.append((worker, event.key))
         time.sleep(0.002)
-        return original(session, connector, event)
+        return original(session, connector, event, **kwargs)
 
     runtime.pipeline.process = recording  # type: ignore[method-assign]
     errors: list[BaseException] = []

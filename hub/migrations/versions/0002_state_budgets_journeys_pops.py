@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 23:21:29.442840
+Create Date: 2026-11-22 23:26:45.044118
 """
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ def upgrade() -> None:
     sa.Column('desk', sa.String(length=200), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('triggered_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_pops_contact_id_contacts'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['interaction_id'], ['interactions.id'], name=op.f('fk_pops_interaction_id_interactions'), ondelete='SET NULL'),
@@ -73,6 +74,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('locked_by', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('received_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_deliveries_claim', ['status', 'next_attempt_at'], unique=False)
 
     with op.batch_alter_table('interactions', schema=None) as batch_op:
@@ -102,6 +104,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_claim')
+        batch_op.drop_column('received_at')
         batch_op.drop_column('locked_by')
 
     with op.batch_alter_table('pops', schema=None) as batch_op:

@@ -1,0 +1,112 @@
+"""Carry pops to agent-panel streams, whichever process built them.
+
+``LocalBus`` serves one process (SQLite's ``serve``). ``PostgresBus`` adds
+PostgreSQL LISTEN/NOTIFY so a pop delivered by a worker on one host reaches the
+Server-Sent-Events stream an agent holds open on any web process on any host: the
+notification carries only the delivery id, and each web process reads the payload
+from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+CHANNEL = "threadline_pops"
+
+
+class LocalBus:
+    """In-process fan-out to subscribers, each filtered to one agent (or desk)."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[queue.Queue[dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+
+    def subscribe(self, audience: str) -> queue.Queue[dict[str, Any]]:
+        inbox: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=100)
+        with self._lock:
+            self._subscribers.setdefault(audience, set()).add(inbox)
+        return inbox
+
+    def unsubscribe(self, audience: str, inbox: queue.Queue[dict[str, Any]]) -> None:
+        with self._lock:
+            self._subscribers.get(audience, set()).discard(inbox)
+
+    def deliver_local(self, audience: str, message: dict[str, Any]) -> int:
+        with self._lock:
+            targets = list(self._subscribers.get(audience, ()))
+        for inbox in targets:
+            try:
+                inbox.put_nowait(message)
+            except queue.Full:
+                log.warning("panel.subscriber_full", extra={"audience": audience})
+        return len(targets)
+
+    def publish(self, audience: str, message: dict[str, Any]) -> None:
+        self.deliver_local(audience, message)
+
+    def start(self) -> None:
+        """Begin receiving pops published by other processes (web processes call it)."""
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class PostgresBus(LocalBus):
+    """LocalBus plus NOTIFY on publish and a LISTEN thread feeding local subscribers."""
+
+    def __init__(self, dsn: str, load: Callable[[int], tuple[str, dict[str, Any]] | None]) -> None:
+        super().__init__()
+        self._dsn = dsn
+        self._load = load
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._listen, name="panel-listen", daemon=True)
+            self._thread.start()
+
+    def publish(self, audience: str, message: dict[str, Any]) -> None:
+        import psycopg
+
+        delivery_id = message.get("delivery_id")
+        with psycopg.connect(self._dsn, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"delivery_id": delivery_id}))
+            )
+
+    def _listen(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self._forward(note.payload)
+            except psycopg.Error as exc:
+                log.warning("panel.listen_reconnect", extra={"error_class": type(exc).__name__})
+                self._stop.wait(1.0)
+
+    def _forward(self, payload: str) -> None:
+        try:
+            delivery_id = int(json.loads(payload)["delivery_id"])
+        except (ValueError, KeyError, TypeError):
+            return
+        found = self._load(delivery_id)
+        if found is not None:
+            audience, message = found
+            self.deliver_local(audience, message)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=3)

@@ -1,0 +1,120 @@
+"""Screen-pop fan-out: route a pop, build the customer's context once, queue a push
+per target in the same transaction that recorded the trigger.
+
+Targets are looked up by name: ``panel``, ``webhook:<name>`` and
+``<connector>:<push target>``. Unknown names in the routes are a configuration error
+at start-up, never a dead letter at the first call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hub import outbox
+from hub.customer_context import Match, build_context, live_contact
+from hub.errors import ConfigError, ConfigIssue
+from hub.panel_bus import LocalBus
+from hub.plugin import Connector, PushTarget
+from hub.pop_targets import PanelTarget, SignedWebhookTarget
+from hub.settings import PopSettings, Settings
+from hub.store.models import Pop
+
+
+def build_targets(
+    settings: Settings, connectors: Mapping[str, Connector], bus: LocalBus
+) -> dict[str, PushTarget]:
+    """Every push target by name; raises ConfigError naming unknown route targets."""
+    targets: dict[str, PushTarget] = {"panel": PanelTarget(bus)}
+    for hook in settings.pops.webhooks:
+        targets[f"webhook:{hook.name}"] = SignedWebhookTarget(hook)
+    for name, connector in connectors.items():
+        for target in connector.push_targets():
+            targets[outbox.target_name(name, target.name)] = target
+    issues = []
+    named = [("pops.default_targets", settings.pops.default_targets)] + [
+        (f"pops.routes[{i}].targets", route.targets) for i, route in enumerate(settings.pops.routes)
+    ]
+    for where, names in named:
+        for target_name in names:
+            if target_name not in targets:
+                known = ", ".join(sorted(targets))
+                issues.append(ConfigIssue(where, f"no pop target {target_name!r} (known: {known})"))
+    if issues:
+        raise ConfigError(settings.source_file, issues)
+    return targets
+
+
+def route(settings: PopSettings, pop: Pop) -> list[str]:
+    """Targets of the first route whose every ``match`` key equals the pop's value."""
+    values = {
+        "desk": pop.desk,
+        "agent": pop.agent,
+        "channel": pop.channel,
+        "connector": pop.connector,
+    }
+    for candidate in settings.routes:
+        if all(values.get(key) == want or want == "*" for key, want in candidate.match.items()):
+            return list(candidate.targets)
+    return list(settings.default_targets)
+
+
+class PopFanout:
+    """Called by the pipeline for each newly recorded pop."""
+
+    def __init__(self, settings: Settings, connectors: Mapping[str, Connector]) -> None:
+        self.settings = settings
+        self.connectors = connectors
+
+    def payload(self, session: Session, pop: Pop) -> dict[str, Any]:
+        trigger = {
+            "pop_id": pop.id,
+            "trigger": pop.trigger,
+            "connector": pop.connector,
+            "channel": pop.channel,
+            "agent": pop.agent,
+            "desk": pop.desk,
+            "triggered_at": pop.triggered_at.isoformat(),
+        }
+        contact = live_contact(session, pop.contact_id) if pop.contact_id else None
+        if contact is None:
+            return {
+                "pop_id": pop.id,
+                "trigger": trigger,
+                "contact": None,
+                "identities": [],
+                "interactions": [],
+                "recent_interactions": [],
+                "open_items": [],
+            }
+        context = build_context(
+            session,
+            contact,
+            connectors=self.connectors,
+            match=Match(matched_on=None, confidence=1.0),
+            vip_tiers=self.settings.hub.vip_tiers,
+        )
+        return {
+            "pop_id": pop.id,
+            "trigger": trigger,
+            **context,
+            "recent_interactions": context["interactions"],
+        }
+
+    def fan_out(self, session: Session, pop: Pop) -> Sequence[str]:
+        """Queue the pop for each routed target; returns the target names."""
+        targets = route(self.settings.pops, pop)
+        payload = self.payload(session, pop)
+        for target in targets:
+            outbox.enqueue(
+                session,
+                target=target,
+                idempotency_key=f"pop-{pop.id}",
+                payload=payload,
+                contact_id=pop.contact_id,
+                received_at=pop.received_at,
+            )
+        pop.status = "queued"
+        return targets
