@@ -13,7 +13,7 @@ DEMO_ENV := THREADLINE_CONFIG=config/threadline.example.yaml \
 	STANDARD_WEBHOOKS_SECRET=whsec_ZGVtby1zZWNyZXQtMDEyMzQ1Njc4OWFi \
 	THREADLINE_API_TOKEN=demo-token-0123456789
 
-.PHONY: demo test test-sqlite test-postgres lint fmt typecheck check clean
+.PHONY: demo test system-check test-sqlite test-postgres lint fmt typecheck check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -26,7 +26,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/threadline demo --host 127.0.0.1 --port 8080
 
-test: $(STAMP) lint test-sqlite test-postgres
+test: $(STAMP) system-check lint test-sqlite test-postgres
+
+# The suite needs these system packages; say so instead of skipping browser tests.
+system-check:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  echo "make test needs Debian's chromium and chromium-driver for the browser tests:"; \
+	  echo "  apt-get install chromium chromium-driver   (.ci/run installs them)"; \
+	  exit 1; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

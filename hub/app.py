@@ -30,10 +30,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.api.context import bp as context_bp
     from hub.api.read import bp as read_bp
     from hub.intake import bp as intake_bp
+    from hub.panel.views import bp as panel_bp
 
     app.register_blueprint(intake_bp)
     app.register_blueprint(read_bp)
     app.register_blueprint(context_bp)
+    app.register_blueprint(panel_bp)
+    runtime.bus.start()  # receive pops other processes publish (PostgreSQL)
     _register_health(app, runtime)
     _register_errors(app)
     return app

@@ -290,6 +290,17 @@ def _now() -> Any:
     return utcnow()
 
 
+def cmd_agent_link(args: argparse.Namespace) -> int:
+    """Print the agent-panel URL for one agent (signed with pops.panel_secret)."""
+    from hub.panel.links import agent_link
+
+    secret = _settings(args).pops.panel_secret
+    if not secret:
+        raise SystemExit("set pops.panel_secret (THREADLINE_PANEL_SECRET) to use the panel")
+    _out(agent_link(args.base_url, secret, args.agent))
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Run one vendor sandbox in the foreground (the real clients can talk to it)."""
     from werkzeug.serving import make_server
@@ -381,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--full", action="store_true", help="a full backfill (resumes from its last committed page)"
     )
+
+    agent = sub.add_parser("agent", help="the agent panel").add_subparsers(
+        dest="action", required=True
+    )
+    link = add("link", cmd_agent_link, "print an agent's signed panel URL", agent)
+    link.add_argument("agent")
+    link.add_argument("--base-url", default="http://127.0.0.1:8080")
 
     box = add("sandbox", cmd_sandbox, "run a vendor sandbox (salesforce, hubspot)")
     box.add_argument("name")

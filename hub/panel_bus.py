@@ -66,12 +66,15 @@ class PostgresBus(LocalBus):
         self._dsn = dsn
         self._load = load
         self._stop = threading.Event()
+        self._listening = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
+    def start(self, wait: float = 5.0) -> None:
+        """Start listening; returns once LISTEN is in place (or after ``wait`` seconds)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._listen, name="panel-listen", daemon=True)
             self._thread.start()
+        self._listening.wait(wait)
 
     def publish(self, audience: str, message: dict[str, Any]) -> None:
         import psycopg
@@ -89,6 +92,7 @@ class PostgresBus(LocalBus):
             try:
                 with psycopg.connect(self._dsn, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
                             self._forward(note.payload)

@@ -92,6 +92,7 @@ def make_runtime(database_url: str) -> Iterator[Callable[..., Runtime]]:
 
     yield factory
     for runtime in built:
+        runtime.bus.close()  # its LISTEN thread may be reading a pop right now
         leaked = runtime.engine.pool.checkedout()  # type: ignore[attr-defined]
         runtime.close()
         assert leaked == 0, f"{leaked} database connection(s) left checked out"

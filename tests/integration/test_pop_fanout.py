@@ -4,7 +4,6 @@ addresses unless allowed, never following redirects."""
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
