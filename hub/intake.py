@@ -19,6 +19,7 @@ from hub.plugin import AckResponse, InboundEndpoint, InboundEvent, IntakeResult
 from hub.problems import problem
 from hub.runtime import Runtime
 from hub.store.db import transaction
+from hub.wakeup import notify_in_transaction
 from webhooks import PayloadError, RawRequest, SignatureError
 from webhooks.public_url import rebuild_public_url
 
@@ -122,6 +123,8 @@ def _store_and_ack(
                 raw=raw,
                 events=events,
             )
+            if stored:
+                notify_in_transaction(session)
     except DBAPIError as exc:
         log.error("intake.store_unavailable", extra={**context, "error_class": type(exc).__name__})
         fallback = endpoint.fallback(raw)
@@ -130,6 +133,8 @@ def _store_and_ack(
         response = problem(503, "store_unavailable", "the event store is unavailable; retry")
         response.headers["Retry-After"] = "5"
         return response
+    if stored:
+        runtime.wakeup.set()
     log.info(
         "intake.stored",
         extra={

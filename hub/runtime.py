@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from hub.settings import Settings
 from hub.store.db import make_engine, make_session_factory
 from hub.store.models import Delivery
 from hub.transforms import TransformContext
+from hub.wakeup import Wakeup
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Runtime:
     pipeline: Pipeline
     targets: dict[str, PushTarget]
     bus: LocalBus
+    wakeup: Wakeup = field(default_factory=Wakeup)
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine | None = None) -> Runtime:
@@ -67,6 +69,7 @@ class Runtime:
         )
 
     def close(self) -> None:
+        self.wakeup.close()
         self.bus.close()
         self.engine.dispose()
 

@@ -129,10 +129,11 @@ class Worker:
 
         deliveries = DeliveryWorker(self.runtime, self.worker_id)
         idle = self.settings.poll_interval_seconds
+        self.runtime.wakeup.listen(self.runtime.engine)
         while not stop.is_set():
             try:
                 if self.run_once() + deliveries.run_once() == 0:
-                    stop.wait(idle)
+                    self.runtime.wakeup.wait(idle)  # intake wakes us as soon as it stores
             except DBAPIError as exc:
                 log.error("worker.store_unavailable", extra={"error_class": type(exc).__name__})
                 stop.wait(min(5.0, idle * 4))
