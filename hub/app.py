@@ -36,7 +36,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(read_bp)
     app.register_blueprint(context_bp)
     app.register_blueprint(panel_bp)
-    runtime.bus.start()  # receive pops other processes publish (PostgreSQL)
     _register_health(app, runtime)
     _register_errors(app)
     return app

@@ -165,30 +165,37 @@ class StoreContext(ConnectorContext):
     def get_state(self, key: str) -> dict[str, Any] | None:
         with self._sessions() as session:
             row = session.get(ConnectorState, (self.connector, key))
-            return dict(row.value) if row is not None else None
+            return dict(row.value) or None if row is not None else None
 
-    def _lock_row(self, session: Session, model: Any, key: Any, **defaults: Any) -> Any:
-        """Get a row under lock, creating it first if needed (SQLite: BEGIN IMMEDIATE)."""
-        row = session.get(model, key, with_for_update=True)
+    def _lock_row(self, session: Session, model: Any, pk: Any, **defaults: Any) -> Any:
+        """The row under lock, created first when missing.
+
+        ``SELECT … FOR UPDATE`` locks nothing when the row does not exist yet, so two
+        first callers would both proceed; inserting (ignoring a concurrent insert of
+        the same key) and then locking makes the first use as exclusive as the rest.
+        SQLite needs none of it: BEGIN IMMEDIATE already serialises writers.
+        """
+        row = session.get(model, pk, with_for_update=True)
         if row is None:
-            session.add(model(**defaults))
-            session.flush()
-            row = session.get(model, key, with_for_update=True)
+            insert_if_absent(session, model, defaults)
+            row = session.get(model, pk, with_for_update=True, populate_existing=True)
         return row
 
     @contextmanager
     def locked_state(self, key: str) -> Iterator[StateHandle]:
         with transaction(self._sessions) as session:
-            row = session.get(ConnectorState, (self.connector, key), with_for_update=True)
-            handle = StateHandle(dict(row.value) if row is not None else None)
+            row = self._lock_row(
+                session,
+                ConnectorState,
+                (self.connector, key),
+                connector=self.connector,
+                key=key,
+                value={},
+            )
+            handle = StateHandle(dict(row.value) or None)  # {} is the placeholder: absent
             yield handle
             if handle._new is not None:
-                if row is None:
-                    session.merge(
-                        ConnectorState(connector=self.connector, key=key, value=handle._new)
-                    )
-                else:
-                    row.value = handle._new
+                row.value = handle._new
 
     def take_budget(
         self,
@@ -274,3 +281,13 @@ class StoreContext(ConnectorContext):
         """The bucket as stored (for health pages)."""
         with self._sessions() as session:
             return session.scalar(select(ApiBudget).where(ApiBudget.bucket == bucket))
+
+
+def insert_if_absent(session: Session, model: Any, values: dict[str, Any]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING on the primary key (both stores)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    builder: Any = (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else (sqlite.insert)
+    )
+    session.execute(builder(model).values(**values).on_conflict_do_nothing())

@@ -18,6 +18,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 CHANNEL = "threadline_pops"
+#: How often a LISTEN loop checks whether it should stop (bounds close() time).
+POLL_SECONDS = 0.2
 
 
 class LocalBus:
@@ -28,6 +30,7 @@ class LocalBus:
         self._lock = threading.Lock()
 
     def subscribe(self, audience: str) -> queue.Queue[dict[str, Any]]:
+        self.start()  # the first panel viewer makes this process listen
         inbox: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=100)
         with self._lock:
             self._subscribers.setdefault(audience, set()).add(inbox)
@@ -69,12 +72,15 @@ class PostgresBus(LocalBus):
         self._listening = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, wait: float = 5.0) -> None:
-        """Start listening; returns once LISTEN is in place (or after ``wait`` seconds)."""
+    def start(self) -> None:
+        """Start listening in the background (never blocks: the store may be down)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._listen, name="panel-listen", daemon=True)
             self._thread.start()
-        self._listening.wait(wait)
+
+    def wait_listening(self, timeout: float) -> bool:
+        """True once LISTEN is in place (pops published before that reach no one here)."""
+        return self._listening.wait(timeout)
 
     def publish(self, audience: str, message: dict[str, Any]) -> None:
         import psycopg
@@ -94,7 +100,7 @@ class PostgresBus(LocalBus):
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._listening.set()
                     while not self._stop.is_set():
-                        for note in conn.notifies(timeout=1.0):
+                        for note in conn.notifies(timeout=POLL_SECONDS):
                             self._forward(note.payload)
             except psycopg.Error as exc:
                 log.warning("panel.listen_reconnect", extra={"error_class": type(exc).__name__})

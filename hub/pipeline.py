@@ -64,6 +64,20 @@ class Pipeline:
         self.journey_window = journey_window
         self.fanout = fanout
 
+    def interpret(self, connector_name: str, event: InboundEvent) -> Sequence[Change]:
+        """The connector's reading of one stored event (may call its vendor's API)."""
+        return self._connector(connector_name).interpret(event)
+
+    def apply_for(
+        self,
+        session: Session,
+        connector_name: str,
+        changes: Sequence[Change],
+        received_at: datetime | None = None,
+    ) -> Outcome:
+        """:meth:`apply` for a connector given by name."""
+        return self.apply(session, self._connector(connector_name), changes, received_at)
+
     def process(
         self,
         session: Session,
@@ -72,13 +86,14 @@ class Pipeline:
         received_at: datetime | None = None,
     ) -> Outcome:
         """Interpret one stored inbound event and apply its changes."""
-        connector = self.connectors.get(connector_name)
+        changes = self.interpret(connector_name, event)
+        return self.apply_for(session, connector_name, changes, received_at)
+
+    def _connector(self, name: str) -> Connector:
+        connector = self.connectors.get(name)
         if connector is None:
-            raise SkippableError(
-                f"connector {connector_name!r} is no longer configured", connector=connector_name
-            )
-        changes = connector.interpret(event)
-        return self.apply(session, connector, changes, received_at=received_at)
+            raise SkippableError(f"connector {name!r} is no longer configured", connector=name)
+        return connector
 
     def apply(
         self,

@@ -14,6 +14,8 @@ import threading
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from hub.panel_bus import POLL_SECONDS
+
 log = logging.getLogger(__name__)
 CHANNEL = "threadline_inbox"
 
@@ -56,7 +58,7 @@ class Wakeup:
                 with psycopg.connect(dsn, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0):
+                        for _ in conn.notifies(timeout=POLL_SECONDS):
                             self.event.set()
             except psycopg.Error as exc:
                 log.warning("wakeup.listen_reconnect", extra={"error_class": type(exc).__name__})

@@ -14,12 +14,14 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import inbox, leases
 from hub.errors import FatalConnectorError, RetriableError, SkippableError
+from hub.plugin import Change
 from hub.runtime import Runtime
 from hub.store.db import transaction
 
@@ -51,17 +53,31 @@ class Worker:
             )
         if not claimed:
             return 0
+        # Interpreting may call vendor APIs (hydration): do it before taking the write
+        # transaction, so no database lock is held across network calls.
+        interpreted = [(item, self._interpret(item)) for item in claimed]
         with transaction(self.runtime.sessions) as session:
-            for item in claimed:
-                self._process_one(session, item)
+            for item, result in interpreted:
+                self._apply_one(session, item, result)
         log.info("worker.batch_done", extra={"events": len(claimed), "worker": self.worker_id})
         return len(claimed)
 
-    def _process_one(self, session: Session, item: inbox.Claimed) -> None:
+    def _interpret(self, item: inbox.Claimed) -> Sequence[Change] | Exception:
+        try:
+            return self.runtime.pipeline.interpret(item.connector, item.event)
+        except Exception as exc:  # noqa: BLE001 - recorded on the event by _apply_one
+            return exc
+
+    def _apply_one(
+        self, session: Session, item: inbox.Claimed, result: Sequence[Change] | Exception
+    ) -> None:
+        if isinstance(result, Exception):
+            self._fail_classified(session, item, result)
+            return
         savepoint = session.begin_nested()
         try:
-            outcome = self.runtime.pipeline.process(
-                session, item.connector, item.event, received_at=item.received_at
+            outcome = self.runtime.pipeline.apply_for(
+                session, item.connector, result, received_at=item.received_at
             )
             if not inbox.finish(session, item.id, self.worker_id, outcome.status, outcome.detail):
                 savepoint.rollback()  # our lease ran out and another worker has it
@@ -73,18 +89,20 @@ class Worker:
             self._fail(session, item, exc, delay=self._delay(item))
         except DBAPIError:
             raise  # the store itself is failing: abandon the batch, the leases expire
-        except SkippableError as exc:
-            savepoint.rollback()
-            self._fail(session, item, exc, delay=0, permanent=True)
-        except FatalConnectorError as exc:
-            savepoint.rollback()
-            self._fail(session, item, exc, delay=self.settings.backoff_max_seconds)
-        except RetriableError as exc:
-            savepoint.rollback()
-            delay = exc.retry_after if exc.retry_after is not None else self._delay(item)
-            self._fail(session, item, exc, delay=delay)
         except Exception as exc:  # noqa: BLE001 - one bad event must never stop the worker
             savepoint.rollback()
+            self._fail_classified(session, item, exc)
+
+    def _fail_classified(self, session: Session, item: inbox.Claimed, exc: Exception) -> None:
+        """Skippable: dead now. Fatal: wait the longest backoff. Retriable: honour
+        retry_after. Anything else: exponential backoff."""
+        if isinstance(exc, SkippableError):
+            self._fail(session, item, exc, delay=0, permanent=True)
+        elif isinstance(exc, FatalConnectorError):
+            self._fail(session, item, exc, delay=self.settings.backoff_max_seconds)
+        elif isinstance(exc, RetriableError) and exc.retry_after is not None:
+            self._fail(session, item, exc, delay=exc.retry_after)
+        else:
             self._fail(session, item, exc, delay=self._delay(item))
 
     def _delay(self, item: inbox.Claimed) -> float:

@@ -124,8 +124,8 @@ def test_pop_built_by_another_process_reaches_this_processes_stream(make_runtime
     if web.engine.dialect.name != "postgresql":
         pytest.skip("cross-process pops use PostgreSQL LISTEN/NOTIFY; SQLite is one process")
     worker = panel_runtime(make_runtime)
-    web.bus.start()
-    inbox = web.bus.subscribe("agent:agent-7")
+    inbox = web.bus.subscribe("agent:agent-7")  # starts LISTEN, like an opening panel
+    assert web.bus.wait_listening(5)  # type: ignore[attr-defined]
     client = create_app(runtime=worker).test_client()
     post(client, contact_event("c-1"))
     post(client, interaction_event("call-1", agent="agent-7"))

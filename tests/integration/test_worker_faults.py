@@ -151,16 +151,16 @@ def test_concurrent_workers_never_hold_the_same_event(make_runtime: Any) -> None
     fill_inbox(create_app(runtime=runtime).test_client())
     seen: list[tuple[str, int]] = []
     lock = threading.Lock()
-    original = runtime.pipeline.process
+    original = runtime.pipeline.interpret
 
-    def recording(session: Any, connector: str, event: Any, **kwargs: Any) -> Any:
+    def recording(connector: str, event: Any) -> Any:
         worker = threading.current_thread().name
         with lock:
             seen.append((worker, event.key))
         time.sleep(0.002)
-        return original(session, connector, event, **kwargs)
+        return original(connector, event)
 
-    runtime.pipeline.process = recording  # type: ignore[method-assign]
+    runtime.pipeline.interpret = recording  # type: ignore[method-assign]
     errors: list[BaseException] = []
 
     def run(name: str) -> None:

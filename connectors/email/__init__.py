@@ -1,0 +1,1 @@
+"""Inbound e-mail: Mailgun routes and SendGrid Inbound Parse."""

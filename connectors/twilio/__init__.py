@@ -1,0 +1,1 @@
+"""Twilio: Programmable Voice, Messaging (SMS/MMS) and TaskRouter / Flex event callbacks."""

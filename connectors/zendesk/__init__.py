@@ -1,0 +1,1 @@
+"""Zendesk Support: ticket (and messaging/chat ticket) webhooks."""
