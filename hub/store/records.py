@@ -88,16 +88,18 @@ def upsert_contact_record(
     )
     if record is not None and stale:
         return _live(session, record.contact), False  # a stale version: keep the newer
+    keys = [(record_kind(connector, object_type), external_id), *mapped.identifiers]
+    created = False
     if record is None:
-        keys = [(record_kind(connector, object_type), external_id), *mapped.identifiers]
         resolution = resolve_contact(session, keys)
-        contact = resolution.contact
+        contact, created = resolution.contact, resolution.created
         record = SourceRecord(
             connector=connector,
             object_type=object_type,
             external_id=external_id,
             contact_id=contact.id,
         )
+        record.contact = contact
         session.add(record)
         changed = True
     else:
@@ -119,8 +121,7 @@ def upsert_contact_record(
         full = " ".join(p for p in (contact.first_name, contact.last_name) if p)
         if full:
             contact.display_name = full
-    keys = [(record_kind(connector, object_type), external_id), *mapped.identifiers]
-    attach_identifiers(session, contact, keys, connector=connector)
+    attach_identifiers(session, contact, keys, connector=connector, new_contact=created)
     session.flush()
     return contact, changed
 
@@ -211,9 +212,11 @@ def _contact_for_interaction(session: Session, connector: str, mapped: MappedRec
     resolution = resolve_contact(session, keys, reuse_unresolved=True)
     contact = _live(session, resolution.contact)
     keys += resolution.extra_keys
+    created = resolution.created
     # Indexing a record key before the record itself arrives is deliberate: when the
     # contact record comes later it resolves to this same contact.
-    attach_identifiers(session, contact, keys, connector=connector)
+    attach_identifiers(session, contact, keys, connector=connector, new_contact=created)
+    session.flush()
     return contact
 
 
