@@ -73,3 +73,14 @@ def test_data_folders_contain_no_python(folder: str) -> None:
     assert (REPO / folder).is_dir()
     found = sorted(str(p.relative_to(REPO)) for p in (REPO / folder).rglob("*.py"))
     assert found == []
+
+
+def test_no_test_imports_from_a_conftest() -> None:
+    """Several folders have a conftest.py; ``from conftest import`` picks whichever was
+    imported first, so shared helpers live in importable modules instead."""
+    offenders = [
+        str(path.relative_to(REPO))
+        for path in (REPO / "tests").rglob("*.py")
+        if "from conftest import" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []

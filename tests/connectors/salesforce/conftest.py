@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sf_clock import FakeClock
 from simple_salesforce import Salesforce
 
 from connectors.salesforce.sandbox import SalesforceSandbox, sandbox_session
 from hub.sandbox_server import RunningServer, run_in_thread
-
-START = datetime(2024, 6, 3, 12, 0, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """A clock tests move by hand, so timestamps and replication windows are exact."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 import sf_helpers as h
-from conftest import FakeClock
 from pydantic import ValidationError
+from sf_clock import FakeClock
 
 from connectors.salesforce.sandbox import Credentials, SalesforceSandbox
 from connectors.salesforce.settings import SalesforceSettings

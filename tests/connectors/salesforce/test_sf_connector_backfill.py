@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 import sf_helpers as h
-from conftest import FakeClock
+from sf_clock import FakeClock
 from sqlalchemy import func, select
 
 from connectors.salesforce.sandbox import SalesforceSandbox

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 import sf_helpers as h
-from conftest import FakeClock
+from sf_clock import FakeClock
 from sqlalchemy import func, select
 
 import hub.context

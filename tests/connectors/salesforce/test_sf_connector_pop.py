@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sf_helpers as h
-from conftest import FakeClock
+from sf_clock import FakeClock
 
 from connectors.salesforce.sandbox import SalesforceSandbox
 from connectors.salesforce.targets import describe_pop

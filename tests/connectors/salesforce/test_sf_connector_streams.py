@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sf_helpers as h
-from conftest import FakeClock
+from sf_clock import FakeClock
 
 from connectors.salesforce.sandbox import SalesforceSandbox
 from hub.plugin import Page

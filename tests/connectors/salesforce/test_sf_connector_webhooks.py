@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import sf_helpers as h
-from conftest import FakeClock
+from sf_clock import FakeClock
 from sqlalchemy import func, select
 
 from connectors.salesforce.inbound import ACK
