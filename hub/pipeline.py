@@ -32,10 +32,13 @@ from hub.plugin import (
     SourceRecord,
 )
 from hub.pops import PopFanout
+from hub.store import bulk as bulk_store
 from hub.store import records
 from hub.transforms import TransformContext
 
 log = logging.getLogger(__name__)
+#: Pages with at least this many records use the bulk write path (hub/store/bulk.py).
+BULK_MIN_RECORDS = 20
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,9 @@ class Pipeline:
         """Apply changes (from a webhook or a pull stream) in the caller's transaction."""
         changed = 0
         ignored: list[str] = []
+        if sum(isinstance(c, SourceRecord) for c in changes) >= BULK_MIN_RECORDS:
+            bulk, changes = self._split_contact_records(connector, changes)
+            changed += bulk_store.apply_contact_page(session, connector=connector.name, items=bulk)
         for change in changes:
             if isinstance(change, Ignored):
                 ignored.append(change.reason)
@@ -138,6 +144,32 @@ class Pipeline:
         if ignored and not changed and len(ignored) == len(changes):
             return Outcome("ignored", detail="; ".join(ignored))
         return Outcome("done", changed=changed)
+
+    def _split_contact_records(
+        self, connector: Connector, changes: Sequence[Change]
+    ) -> tuple[list[bulk_store.PageItem], list[Change]]:
+        """Contact records of a page go through the bulk path (first, so the page's
+        interactions can find them); everything else keeps its order."""
+        bulk: list[bulk_store.PageItem] = []
+        rest: list[Change] = []
+        for change in changes:
+            mapping = (
+                self.mappings.get(connector.name, change.object_type)
+                if isinstance(change, SourceRecord)
+                else None
+            )
+            if isinstance(change, SourceRecord) and mapping and mapping.target == "contact":
+                bulk.append(
+                    bulk_store.PageItem(
+                        change.object_type,
+                        change.external_id,
+                        mapping.apply(change.data, self.ctx),
+                        change.updated_at,
+                    )
+                )
+            else:
+                rest.append(change)
+        return bulk, rest
 
     def _apply_record(self, session: Session, connector: Connector, record: SourceRecord) -> bool:
         mapping = self.mappings.get(connector.name, record.object_type)

@@ -9,7 +9,6 @@ it. Replaying an event or receiving events out of order therefore changes nothin
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,9 +19,8 @@ from hub.plugin import PopTrigger
 from hub.store.coltypes import utcnow
 from hub.store.journeys import assign_journey
 from hub.store.models import Contact, Interaction, Pop, SourceRecord
+from hub.store.survivorship import CONTACT_COLUMNS, apply_fields
 from hub.transforms import parse_datetime
-
-CONTACT_COLUMNS = ("display_name", "first_name", "last_name", "company", "language", "tier")
 
 
 def find_source_record(
@@ -47,26 +45,6 @@ def _live(session: Session, contact: Contact) -> Contact:
             break
         contact = survivor
     return contact
-
-
-def _set_field(contact: Contact, name: str, value: Any, origin: dict[str, Any]) -> bool:
-    """Apply one field if this source version is at least as new as the current one."""
-    current = contact.lineage.get(name)
-    if current and origin["at"] and current.get("at") and origin["at"] < current["at"]:
-        return False
-    if name.startswith("attributes."):
-        key = name.removeprefix("attributes.")
-        if contact.attributes.get(key) == value:
-            return False
-        contact.attributes = {**contact.attributes, key: value}
-    else:
-        if getattr(contact, name) == value:
-            if current and current.get("at") and origin["at"] and origin["at"] > current["at"]:
-                contact.lineage = {**contact.lineage, name: origin}
-            return False
-        setattr(contact, name, value)
-    contact.lineage = {**contact.lineage, name: origin}
-    return True
 
 
 def upsert_contact_record(
@@ -115,12 +93,16 @@ def upsert_contact_record(
         "external_id": external_id,
         "at": at,
     }
-    for name, value in mapped.fields.items():
-        changed |= _set_field(contact, name, value, origin)
-    if not contact.display_name:
-        full = " ".join(p for p in (contact.first_name, contact.last_name) if p)
-        if full:
-            contact.display_name = full
+    columns = {name: getattr(contact, name) for name in CONTACT_COLUMNS}
+    attributes, lineage = dict(contact.attributes or {}), dict(contact.lineage or {})
+    changed |= apply_fields(columns, attributes, lineage, mapped.fields, origin)
+    for name, value in columns.items():
+        if getattr(contact, name) != value:
+            setattr(contact, name, value)
+    if attributes != contact.attributes:
+        contact.attributes = attributes
+    if lineage != contact.lineage:
+        contact.lineage = lineage
     attach_identifiers(session, contact, keys, connector=connector, new_contact=created)
     session.flush()
     return contact, changed

@@ -1,0 +1,109 @@
+"""The bulk page path and the per-record path leave exactly the same store."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from hub.plugin import SourceRecord
+from hub.runtime import Runtime
+from hub.store.db import transaction
+from hub.store.models import Base, Contact, Identifier
+from hub.store.models import SourceRecord as SourceRow
+
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def dataset(seed: int) -> list[SourceRecord]:
+    """People with shared e-mails, a switchboard number, junk values, and re-sent
+    updates with older and newer timestamps, in a shuffled order."""
+    rng = random.Random(seed)
+    records = []
+    for i in range(120):
+        person = i % 90  # 30 second records of the same people under other ids
+        data: dict[str, Any] = {
+            "id": f"r-{i}",
+            "first_name": rng.choice(["Ana", "Bo", "Cy", "", None]),
+            "last_name": f"L{person}",
+            "company": rng.choice(["Acme", "Globex", None]),
+            "emails": [f"p{person}@example.com"] if rng.random() < 0.8 else ["test@test.com"],
+            "phones": [rng.choice([f"+1415555{person:04d}", "+12125550100", "0000000"])],
+        }
+        records.append(
+            SourceRecord("contact", f"r-{i}", data, BASE + timedelta(minutes=rng.randint(0, 500)))
+        )
+    for i in rng.sample(range(120), 40):  # updates, some older than what came before
+        old = records[i]
+        data = {
+            **old.data,
+            "company": rng.choice(["Initech", "Hooli"]),
+            "emails": [f"new{i}@example.com"],
+        }
+        stamp = old.updated_at + timedelta(minutes=rng.choice([-30, 30]))  # type: ignore[operator]
+        records.append(SourceRecord("contact", old.external_id, data, stamp))
+    rng.shuffle(records)
+    return records
+
+
+def snapshot(runtime: Runtime) -> set[Any]:
+    """The store, with contact ids replaced by the set of records each holds."""
+    with runtime.read_sessions() as session:
+        groups: dict[str, frozenset[str]] = {}
+        for row in session.scalars(select(SourceRow)):
+            groups.setdefault(row.contact_id, frozenset())
+            groups[row.contact_id] |= {row.external_id}
+        name = {cid: tuple(sorted(g)) for cid, g in groups.items()}
+        contacts = {
+            (
+                name.get(c.id, ("<no record>",)),
+                c.display_name,
+                c.first_name,
+                c.last_name,
+                c.company,
+                tuple(sorted(c.attributes.items())),
+                tuple(sorted((k, v["external_id"], v["at"]) for k, v in c.lineage.items())),
+            )
+            for c in session.scalars(select(Contact))
+        }
+        identifiers = {
+            (name.get(i.contact_id), i.kind, i.value) for i in session.scalars(select(Identifier))
+        }
+        records = {
+            (
+                r.external_id,
+                name[r.contact_id],
+                r.source_updated_at,
+                tuple(sorted(r.snapshot.items())),
+            )
+            for r in session.scalars(select(SourceRow))
+        }
+    return (
+        {("contact", *c) for c in contacts}
+        | {("id", *i) for i in identifiers}
+        | {("record", *r) for r in records}
+    )
+
+
+def wipe(runtime: Runtime) -> None:
+    with transaction(runtime.sessions) as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(delete(table))
+
+
+def test_bulk_path_equals_record_by_record(runtime: Runtime) -> None:
+    connector = runtime.connectors["events"]
+    for seed in (1, 2, 3):
+        records = dataset(seed)
+        for record in records:
+            with transaction(runtime.sessions) as session:
+                runtime.pipeline.apply(session, connector, [record])
+        one_by_one = snapshot(runtime)
+        wipe(runtime)
+        for start in range(0, len(records), 50):
+            with transaction(runtime.sessions) as session:
+                runtime.pipeline.apply(session, connector, records[start : start + 50])
+        assert snapshot(runtime) == one_by_one, f"seed {seed}"
+        wipe(runtime)
