@@ -7,11 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-# Demo-only values: the demo's connector secret and API token. Never use them for real.
-DEMO_ENV := THREADLINE_CONFIG=config/threadline.example.yaml \
-	THREADLINE_DATABASE_URL=sqlite:///var/demo.db \
-	STANDARD_WEBHOOKS_SECRET=whsec_ZGVtby1zZWNyZXQtMDEyMzQ1Njc4OWFi \
-	THREADLINE_API_TOKEN=demo-token-0123456789
+# The demo runs config/demo.yaml (every connector pointed at the built-in sandboxes)
+# on its own SQLite file, started afresh each time.
+DEMO_ENV := THREADLINE_CONFIG=config/demo.yaml THREADLINE_DATABASE_URL=sqlite:///var/demo.db
 
 .PHONY: demo test system-check test-sqlite test-postgres lint fmt typecheck check clean
 
@@ -24,6 +22,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: $(STAMP)
+	@rm -f var/demo.db var/demo.db-wal var/demo.db-shm
 	$(DEMO_ENV) $(BIN)/threadline demo --host 127.0.0.1 --port 8080
 
 test: $(STAMP) system-check lint test-sqlite test-postgres

@@ -95,7 +95,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     runtime = _runtime(args)
     _require_schema(runtime)
-    scheduler = build_scheduler(runtime)
+    scheduler = build_scheduler(runtime, with_poller=True)
     scheduler.start()
     _stop_event().wait()
     scheduler.shutdown(wait=True)
@@ -118,7 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         target=Worker(runtime).run_forever, args=(stop,), name="worker", daemon=True
     )
     worker_thread.start()
-    scheduler = build_scheduler(runtime)
+    scheduler = build_scheduler(runtime, with_poller=True)
     if runtime.settings.hub.scheduler_enabled:
         scheduler.start()
     server = make_server(args.host, args.port, create_app(runtime=runtime), threaded=True)
@@ -137,17 +137,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Migrate the store, print what to try, then serve (what `make demo` runs)."""
-    from hub.demo import banner, start_sandboxes
+    """The hub with the built-in sandboxes and the demo story (what `make demo` runs)."""
+    from hub.demo import run_demo
 
-    cmd_db_upgrade(args)
-    sandboxes = start_sandboxes()
-    _out(banner(_settings(args), args.host, args.port, sandboxes))
-    try:
-        return cmd_serve(args)
-    finally:
-        for running in sandboxes.values():
-            running.stop()
+    return run_demo(args.config, args.host, args.port, check=args.check)
 
 
 def cmd_web(args: argparse.Namespace) -> int:
@@ -228,10 +221,133 @@ def cmd_inbox_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_connectors_list(args: argparse.Namespace) -> int:
-    from hub.registry import connector_types
+    """Configured connector instances with what each can do, then the registered types."""
+    from hub.registry import build_connectors, connector_types
 
+    settings = _settings(args)
+    connectors = build_connectors(settings)
+    _out(f"configured in {settings.source_file}:" if connectors else "no connectors configured")
+    for name, connector in connectors.items():
+        caps = connector.capabilities
+        parts = [f"{kind}: {', '.join(items)}" for kind, items in caps.items() if items]
+        schedules = settings.connector(name)
+        planned = ", ".join(
+            f"{stream} every {s.interval_seconds}s" if s.interval_seconds else f"{stream} {s.cron}"
+            for stream, s in (schedules.streams.items() if schedules else [])
+        )
+        _out(f"  {name} ({connector.type_name}): {'; '.join(parts) or 'no capabilities'}")
+        if planned:
+            _out(f"    scheduled: {planned}")
+    _out("registered types:")
     for name, cls in sorted(connector_types().items()):
-        _out(f"{name}: {cls.description}")
+        _out(f"  {name}: {cls.description}")
+    return 0
+
+
+def cmd_connectors_test(args: argparse.Namespace) -> int:
+    """Check one connector's credentials and reachability; say what is wrong in words."""
+    runtime = _runtime(args)
+    with closing(runtime):
+        connector = runtime.connectors.get(args.name)
+        if connector is None:
+            known = ", ".join(sorted(runtime.connectors)) or "none"
+            raise SystemExit(f"no connector named {args.name!r} (configured: {known})")
+        try:
+            result = connector.check()
+        except Exception as exc:  # noqa: BLE001 - a broken check is reported, not raised
+            _out(f"{args.name}: FAILED: the check itself failed ({type(exc).__name__})")
+            return 1
+        verdict = "OK" if result.ok else "FAILED"
+        _out(f"{args.name} ({connector.type_name}): {verdict}: {result.detail or 'no detail'}")
+        return 0 if result.ok else 1
+
+
+def cmd_connectors_run(args: argparse.Namespace) -> int:
+    """Run a connector's streams now, here, one run at a time cluster-wide."""
+    from hub.scheduler import NoSuchJob, run_job, streams_of
+    from hub.store.db import transaction
+    from hub.store.models import AuditEntry
+    from hub.worker import default_worker_id
+
+    runtime = _runtime(args)
+    with closing(runtime):
+        _require_schema(runtime)
+        try:
+            names = streams_of(runtime, args.name, args.stream)
+        except NoSuchJob as exc:
+            raise SystemExit(str(exc)) from None
+        with transaction(runtime.sessions) as session:
+            session.add(
+                AuditEntry(
+                    actor="cli",
+                    action="connector.run",
+                    subject=args.name,
+                    details={"streams": names},
+                )
+            )
+        worst = 0
+        for stream in names:
+            status = run_job(runtime, args.name, stream, default_worker_id(), trigger="manual")
+            note = " (running elsewhere; try again when it ends)" if status == "skipped" else ""
+            _out(f"{args.name}/{stream}: {status}{note}")
+            worst = max(worst, {"succeeded": 0, "deferred": 3, "skipped": 4}.get(status, 1))
+        return worst
+
+
+def cmd_connectors_pause(args: argparse.Namespace) -> int:
+    from hub.scheduler import NoSuchJob, set_paused
+
+    paused = args.action == "pause"
+    runtime = _runtime(args)
+    with closing(runtime):
+        _require_schema(runtime)
+        try:
+            jobs = set_paused(runtime, args.name, paused, actor="cli", stream=args.stream)
+        except NoSuchJob as exc:
+            raise SystemExit(str(exc)) from None
+    _out(f"{'paused' if paused else 'resumed'}: {', '.join(jobs)}")
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    from hub.store.db import transaction
+    from hub.tokens import create_token
+
+    runtime = _runtime(args)
+    with closing(runtime):
+        _require_schema(runtime)
+        with transaction(runtime.sessions) as session:
+            row, token = create_token(
+                session, role=args.role, name=args.name or args.role, actor="cli"
+            )
+            token_id = row.id
+    _out(f"created token {token_id} ({args.role}); it is shown only now:")
+    _out(token)
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    from hub.tokens import list_tokens
+
+    runtime = _runtime(args)
+    with closing(runtime), runtime.read_sessions() as session:
+        for row in list_tokens(session):
+            state = f"revoked {row.revoked_at.isoformat()}" if row.revoked_at else "active"
+            used = row.last_used_at.isoformat() if row.last_used_at else "never"
+            _out(f"{row.id}\t{row.role}\t{row.name}\t{row.prefix}…\t{state}\tlast used {used}")
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    from hub.store.db import transaction
+    from hub.tokens import revoke_token
+
+    runtime = _runtime(args)
+    with closing(runtime), transaction(runtime.sessions) as session:
+        row = revoke_token(session, args.id, actor="cli")
+        if row is None:
+            raise SystemExit(f"no token {args.id}")
+    _out(f"revoked token {args.id}")
     return 0
 
 
@@ -355,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "migrate, print what to try, and serve (make demo)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--check", action="store_true",
+                      help="play the story unattended; exit 0 only if every pop arrived")
     web = add("web", cmd_web, "the web role under gunicorn")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8080)
@@ -381,10 +499,28 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("ids", nargs="*", type=int)
     rep.add_argument("--all-dead", action="store_true")
 
-    conns = sub.add_parser("connectors", help="connector types").add_subparsers(
+    conns = sub.add_parser("connectors", help="connectors").add_subparsers(
         dest="action", required=True
     )
-    add("list", cmd_connectors_list, "registered connector types", conns)
+    add("list", cmd_connectors_list, "configured connectors and registered types", conns)
+    test = add("test", cmd_connectors_test, "check a connector's credentials and reach", conns)
+    test.add_argument("name")
+    for action, func, help_ in (
+        ("run", cmd_connectors_run, "run a connector's pull streams now, here"),
+        ("pause", cmd_connectors_pause, "pause a connector's scheduled streams everywhere"),
+        ("resume", cmd_connectors_pause, "resume a connector's scheduled streams"),
+    ):
+        job = add(action, func, help_, conns)
+        job.add_argument("name")
+        job.add_argument("--stream", help="only this stream")
+
+    toks = sub.add_parser("tokens", help="API tokens").add_subparsers(dest="action", required=True)
+    create = add("create", cmd_tokens_create, "create a token (printed once)", toks)
+    create.add_argument("--role", choices=["viewer", "operator", "admin"], required=True)
+    create.add_argument("--name", default="", help="who or what uses it")
+    add("list", cmd_tokens_list, "list tokens (never the tokens themselves)", toks)
+    revoke = add("revoke", cmd_tokens_revoke, "revoke a token", toks)
+    revoke.add_argument("id", type=int)
 
     sync = add("sync", cmd_sync, "run a connector's pull streams now")
     sync.add_argument("connector")

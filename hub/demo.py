@@ -1,8 +1,15 @@
-"""What `make demo` prints: the URLs and commands to try against the running hub."""
+"""``threadline demo``: the hub with the built-in sandboxes, a story played against
+them, and what to try next. ``--check`` plays the story unattended and exits 0 only
+if every pop arrived with the right context."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
+import threading
+from typing import Any
 
 from hub.sandbox_server import RunningServer, run_in_thread
 from hub.sandboxes import sandbox_types
@@ -32,9 +39,66 @@ SAMPLE_CALL = {
 }
 
 
-def start_sandboxes(seed: int = 1) -> dict[str, RunningServer]:
+def start_sandboxes(seed: int = 1) -> dict[str, tuple[Any, RunningServer]]:
     """Start every registered vendor sandbox on a free loopback port."""
-    return {name: run_in_thread(cls(seed=seed).app) for name, cls in sandbox_types().items()}
+    started = {}
+    for name, cls in sandbox_types().items():
+        sandbox = cls(seed=seed)
+        started[name] = (sandbox, run_in_thread(sandbox.app))
+    return started
+
+
+def run_demo(config: str | None, host: str, port: int, *, check: bool) -> int:
+    """Serve the hub with its sandboxes, play the story, report; keep serving unless
+    ``check``."""
+    from werkzeug.serving import make_server
+
+    from hub.app import create_app
+    from hub.demo_story import play, route_salesforce_to
+    from hub.logging_setup import configure_logging
+    from hub.panel.links import agent_link
+    from hub.runtime import Runtime
+    from hub.settings import load_settings
+    from hub.store.migrate import upgrade
+    from hub.worker import Worker
+
+    sandboxes = start_sandboxes()
+    os.environ["HUBSPOT_SANDBOX_URL"] = sandboxes["hubspot"][1].url
+    settings = load_settings(config)
+    configure_logging(settings.logging.level, settings.logging.format)
+    runtime = Runtime.build(settings)
+    upgrade(runtime.engine)
+    route_salesforce_to(runtime, sandboxes["salesforce"][1].url)
+    stop = threading.Event()
+    worker = threading.Thread(target=Worker(runtime).run_forever, args=(stop,), daemon=True)
+    worker.start()
+    server = make_server(host, port, create_app(runtime=runtime), threaded=True)
+    threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+    base = f"http://{host}:{server.server_port}"
+    servers = {name: running for name, (_, running) in sandboxes.items()}
+    sys.stdout.write(banner(settings, host, server.server_port, servers) + "\n")
+    if settings.pops.panel_secret:
+        panel = agent_link(base, settings.pops.panel_secret, "agent-1")
+        sys.stdout.write(f"Agent panel: {panel}\n\n")
+    sys.stdout.write("The story: Ada writes on WhatsApp, calls ten minutes later...\n")
+    sys.stdout.flush()
+    result = play(runtime, base, {name: box for name, (box, _) in sandboxes.items()})
+    sys.stdout.write(result.report() + "\n")
+    sys.stdout.write(("Every pop arrived." if result.ok else "Some of the story failed.") + "\n")
+    sys.stdout.flush()
+    try:
+        if not check:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
+            stop.wait()
+    finally:
+        stop.set()
+        server.shutdown()
+        worker.join(timeout=10)
+        runtime.close()
+        for running in servers.values():
+            running.stop()
+    return 0 if result.ok else 1
 
 
 def banner(
