@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.crypto import seal, unseal
 from hub.store.coltypes import utcnow
 from hub.store.db import transaction
 from hub.store.models import ApiBudget, ConnectorState
@@ -165,7 +166,7 @@ class StoreContext(ConnectorContext):
     def get_state(self, key: str) -> dict[str, Any] | None:
         with self._sessions() as session:
             row = session.get(ConnectorState, (self.connector, key))
-            return dict(row.value) or None if row is not None else None
+            return unseal(row.value) or None if row is not None else None
 
     def _lock_row(self, session: Session, model: Any, pk: Any, **defaults: Any) -> Any:
         """The row under lock, created first when missing.
@@ -192,10 +193,10 @@ class StoreContext(ConnectorContext):
                 key=key,
                 value={},
             )
-            handle = StateHandle(dict(row.value) or None)  # {} is the placeholder: absent
+            handle = StateHandle(unseal(row.value) or None)  # {} is the placeholder: absent
             yield handle
             if handle._new is not None:
-                row.value = handle._new
+                row.value = seal(handle._new)  # OAuth tokens and the like, encrypted
 
     def take_budget(
         self,

@@ -103,16 +103,16 @@ def play(runtime: Runtime, base_url: str, sandboxes: dict[str, Any],
         stream = next(s for s in connector.streams() if s.name == "contacts")
         run = run_stream(runtime, connector, stream, full=True)
         result.check(f"{name} contacts synced", run.status == "succeeded",
-                     f"{run.records_read} records" if run.status == "succeeded" else run.error)
+                     f"{run.records_read} records" if run.status == "succeeded" else str(run.error))
     now = datetime.now(UTC)
     whatsapp = WhatsAppSimulator("demo-whatsapp-app-secret", f"{base_url}/webhooks/whatsapp")
     _, answer = whatsapp.send_text(ADA["phone"].lstrip("+"), "Ada Lovelace", CHAT,
                                    at=now - timedelta(minutes=10))
     result.check("WhatsApp message accepted", answer.status == 200, f"HTTP {answer.status}")
     twilio = TwilioSimulator("demo-twilio-auth-token", f"{base_url}/webhooks/twilio")
-    _, answer = twilio.incoming_call(from_=ADA["phone"], to="+15005550006")
-    result.check("call answered with TwiML", answer.status == 200 and b"<Response>" in
-                 answer.body, f"HTTP {answer.status}")
+    _, call = twilio.incoming_call(from_=ADA["phone"], to="+15005550006")
+    result.check("call answered with TwiML", call.status == 200 and b"<Response>" in
+                 call.body, f"HTTP {call.status}")
     delivered = _wait(lambda: all(
         (d := _deliveries(runtime).get(t)) is not None and d.status == "delivered"
         for t in TARGETS), timeout)

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from hub.errors import SkippableError
+from hub.identity.rules import DEFAULT_RULES, IdentityRules
 from hub.mappings import MappingSet
 from hub.plugin import (
     Change,
@@ -60,8 +61,10 @@ class Pipeline:
         transform_context: TransformContext,
         journey_window: timedelta = timedelta(hours=1),
         fanout: PopFanout | None = None,
+        identity: IdentityRules = DEFAULT_RULES,
     ) -> None:
         self.connectors = connectors
+        self.identity = identity
         self.mappings = mappings
         self.ctx = transform_context
         self.journey_window = journey_window
@@ -110,7 +113,9 @@ class Pipeline:
         ignored: list[str] = []
         if sum(isinstance(c, SourceRecord) for c in changes) >= BULK_MIN_RECORDS:
             bulk, changes = self._split_contact_records(connector, changes)
-            changed += bulk_store.apply_contact_page(session, connector=connector.name, items=bulk)
+            changed += bulk_store.apply_contact_page(
+                session, connector=connector.name, items=bulk, rules=self.identity
+            )
         for change in changes:
             if isinstance(change, Ignored):
                 ignored.append(change.reason)
@@ -126,12 +131,16 @@ class Pipeline:
                 changed += self._apply_record(session, connector, change)
             elif isinstance(change, PopTrigger):
                 pop = records.record_pop(
-                    session, connector=connector.name, trigger=change, received_at=received_at
+                    session,
+                    connector=connector.name,
+                    trigger=change,
+                    received_at=received_at,
+                    rules=self.identity,
                 )
                 if pop is not None:
                     changed += 1
                     if self.fanout is not None:
-                        self.fanout.fan_out(session, pop)
+                        self.fanout.fan_out(session, pop, data=change.data)
             elif isinstance(change, SourceMerge):
                 changed += records.merge_source_records(
                     session,
@@ -186,6 +195,7 @@ class Pipeline:
                 external_id=record.external_id,
                 mapped=mapped,
                 updated_at=record.updated_at,
+                rules=self.identity,
             )
             return changed
         _, changed = records.record_interaction(
@@ -195,5 +205,6 @@ class Pipeline:
             mapped=mapped,
             updated_at=record.updated_at,
             journey_window=self.journey_window,
+            rules=self.identity,
         )
         return changed

@@ -186,6 +186,9 @@ class PopTrigger:
     agent: str | None = None
     desk: str | None = None
     triggered_at: datetime | None = None
+    #: Small vendor references a push target needs (Twilio's TaskSid for Flex); copied
+    #: into the pop payload as ``trigger.data``. Never personal data.
+    data: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

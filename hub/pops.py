@@ -68,8 +68,11 @@ class PopFanout:
         self.settings = settings
         self.connectors = connectors
 
-    def payload(self, session: Session, pop: Pop) -> dict[str, Any]:
+    def payload(
+        self, session: Session, pop: Pop, data: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         trigger = {
+            "data": dict(data or {}),
             "pop_id": pop.id,
             "trigger": pop.trigger,
             "connector": pop.connector,
@@ -103,10 +106,12 @@ class PopFanout:
             "recent_interactions": context["interactions"],
         }
 
-    def fan_out(self, session: Session, pop: Pop) -> Sequence[str]:
+    def fan_out(
+        self, session: Session, pop: Pop, data: Mapping[str, str] | None = None
+    ) -> Sequence[str]:
         """Queue the pop for each routed target; returns the target names."""
         targets = route(self.settings.pops, pop)
-        payload = self.payload(session, pop)
+        payload = self.payload(session, pop, data)
         for target in targets:
             outbox.enqueue(
                 session,

@@ -26,6 +26,8 @@ from hub.store.migrate import upgrade
 from hub.store.models import Base
 
 PG_URL = os.environ.get("THREADLINE_TEST_DATABASE_URL", "")
+# Connector state is encrypted at rest; tests use a key of their own, never var/.
+os.environ.setdefault("THREADLINE_SECRET_KEYS", "9iFWbWhlLlmCb0vYk35FRk7P3lQVbyxAg0Bm0mHyHVo=")
 DB_FIXTURES = {"database_url", "runtime", "app", "client", "make_runtime"}
 
 

@@ -1,8 +1,9 @@
 """The ``twilio`` connector: Voice, Messaging and TaskRouter callbacks on one account.
 
 Endpoints (``/webhooks/<name>/<endpoint>``): ``voice`` (incoming call: answers the
-configured TwiML), ``voice-status``, ``sms``, ``sms-status`` and ``taskrouter``. See
-README.md for what to set in the Twilio console.
+configured TwiML), ``voice-status``, ``sms``, ``sms-status`` and ``taskrouter``. With
+``flex_pop`` settings it also declares the ``flex_pop`` push target (the context in the
+Flex task's attributes). See README.md for what to set in the Twilio console.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from connectors.twilio.inbound import (
     VoiceStatusEndpoint,
 )
 from connectors.twilio.redact import BodyPolicy
-from hub.plugin import Change, Connector, Ignored, InboundEndpoint, InboundEvent
+from connectors.twilio.targets import FlexPopSettings, FlexPopTarget
+from hub.plugin import Change, Connector, Ignored, InboundEndpoint, InboundEvent, PushTarget
 
 
 class VoiceSettings(BaseModel):
@@ -68,6 +70,7 @@ class TwilioSettings(BaseModel):
     previous_auth_tokens: list[SecretStr] = Field(default_factory=list)
     voice: VoiceSettings | None = None
     sms_body: BodyPolicy = "mask"
+    flex_pop: FlexPopSettings | None = None
 
 
 class TwilioConnector(Connector):
@@ -90,9 +93,17 @@ class TwilioConnector(Connector):
         ]
         if settings.voice is not None:  # rendered once: the answer can never fail later
             self._endpoints.insert(0, VoiceEndpoint("voice", tokens, settings.voice.twiml()))
+        self._flex = (
+            FlexPopTarget(name, settings.flex_pop, tokens[0], lambda: self.context)
+            if settings.flex_pop is not None
+            else None
+        )
 
     def inbound_endpoints(self) -> Sequence[InboundEndpoint]:
         return self._endpoints
+
+    def push_targets(self) -> Sequence[PushTarget]:
+        return [self._flex] if self._flex is not None else []
 
     def interpret(self, event: InboundEvent) -> Sequence[Change]:
         kind, _, _ = event.event_type.partition(".")
@@ -104,6 +115,8 @@ class TwilioConnector(Connector):
             return events.message_changes(event.payload, inbound=True)
         if kind == "message":
             return events.message_changes(event.payload, inbound=False)
+        if event.event_type == "reservation.created" and self._flex is not None:
+            self._flex.remember(event.payload)  # which task the coming pop is about
         if kind in ("reservation", "task", "worker", "workflow", "task-queue"):
             return events.task_changes(event.event_type, event.payload)
         return [Ignored(f"no handler for {event.event_type!r}")]

@@ -156,6 +156,22 @@ def _attributes(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def task_contact_keys(params: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Customer keys (``("phone", "+1…")``) from a TaskRouter event's ``TaskAttributes``."""
+    return _task_contact_keys(_attributes(params.get("TaskAttributes")))
+
+
+def task_agent(params: Mapping[str, str]) -> str | None:
+    """The agent a TaskRouter event names: ``WorkerName``, else ``WorkerSid``."""
+    return params.get("WorkerName") or params.get("WorkerSid")
+
+
+def task_event_time(payload: Mapping[str, Any]) -> datetime | None:
+    """When a TaskRouter event happened: ``Timestamp`` (epoch seconds), else arrival."""
+    params: Mapping[str, str] = payload["params"]
+    return parse_datetime(params.get("Timestamp")) or parse_datetime(payload.get("received_at"))
+
+
 def task_changes(event_type: str, payload: Mapping[str, Any]) -> list[Change]:
     """``reservation.created`` is the Flex screen-pop moment: this worker (agent) is
     being offered this customer's task. ``reservation.accepted`` names the agent on
@@ -164,8 +180,8 @@ def task_changes(event_type: str, payload: Mapping[str, Any]) -> list[Change]:
     attributes = _attributes(params.get("TaskAttributes"))
     call_sid = attributes.get("call_sid")
     call_sid = call_sid if isinstance(call_sid, str) and call_sid else None
-    agent = params.get("WorkerName") or params.get("WorkerSid")
-    at = parse_datetime(params.get("Timestamp")) or parse_datetime(payload.get("received_at"))
+    agent = task_agent(params)
+    at = task_event_time(payload)
     if event_type == "reservation.created":
         channel = params.get("TaskChannelUniqueName") or attributes.get("channelType") or ""
         reservation = params.get("ReservationSid") or params.get("ResourceSid")
@@ -179,6 +195,14 @@ def task_changes(event_type: str, payload: Mapping[str, Any]) -> list[Change]:
                 agent=agent,
                 desk=params.get("TaskQueueName"),
                 triggered_at=at,
+                data={
+                    k: v
+                    for k, v in (
+                        ("task_sid", params.get("TaskSid")),
+                        ("reservation_sid", reservation),
+                    )
+                    if v
+                },
             )
         ]
     if event_type == "reservation.accepted" and call_sid and agent:

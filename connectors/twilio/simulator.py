@@ -221,14 +221,18 @@ class TwilioSimulator:
         channel: str = "voice",
         queue: str = "Support",
         reservation_sid: str | None = None,
+        task_sid: str | None = None,
+        workspace_sid: str | None = None,
+        at: datetime | None = None,
         endpoint: str = "taskrouter",
     ) -> SimResponse:
-        """A TaskRouter Event Callback as Twilio posts it (form-encoded)."""
-        now = datetime.now(UTC)
-        task_sid = new_sid("WT")
+        """A TaskRouter Event Callback as Twilio posts it (form-encoded); pass the sids of
+        a sandbox task to pop into it."""
+        now = at or datetime.now(UTC)
+        task_sid = task_sid or new_sid("WT")
         params = {
             "AccountSid": self.account_sid,
-            "WorkspaceSid": new_sid("WS"),
+            "WorkspaceSid": workspace_sid or new_sid("WS"),
             "Sid": new_sid("EA"),
             "EventType": event_type,
             "EventDescription": f"{event_type} event",
