@@ -36,3 +36,44 @@ def test_demo_story_delivers_every_pop_with_the_chat_in_context(tmp_path: Path) 
         "one contact across Salesforce and HubSpot",
     ):
         assert f"[ok] {line}" in done.stdout
+
+
+def test_demo_run_logs_no_secret_and_no_raw_phone_or_email(tmp_path: Path) -> None:
+    """Every log line of a whole demo run, at INFO: personal data and secrets are masked."""
+    config = (REPO / "config/demo.yaml").read_text().replace("level: WARNING", "level: DEBUG")
+    (tmp_path / "demo.yaml").write_text(config)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "THREADLINE_CONFIG": str(tmp_path / "demo.yaml"),
+        "THREADLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "demo", "--port", "0", "--check"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    logs = done.stderr
+    assert logs.count("\n") > 20, "the run logged (at DEBUG) what it did"
+    for secret in (
+        "sandbox-password",
+        "SANDBOXTOKEN0123456789",
+        "demo-twilio-auth-token",
+        "demo-whatsapp-app-secret",
+        "pat-na1-00000000-0000-4000-8000-000000000000",
+        "demo-token-0123456789",
+    ):
+        assert secret not in logs
+    for personal in (
+        "ada.lovelace@example.com",
+        "4155550142",
+        "415) 555-0142",
+        "415-555-0142",
+        "order 1234",
+    ):
+        assert personal not in logs
