@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
+import uuid
 
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
@@ -27,18 +30,63 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["threadline"] = runtime
 
+    from hub.admin.views import bp as dashboard_bp
+    from hub.admin.views import configure_sessions
+    from hub.api.admin import bp as admin_api_bp
     from hub.api.context import bp as context_bp
+    from hub.api.openapi import bp as openapi_bp
     from hub.api.read import bp as read_bp
     from hub.intake import bp as intake_bp
+    from hub.metrics import bp as metrics_bp
+    from hub.metrics import build_registry
     from hub.panel.views import bp as panel_bp
 
+    app.extensions["threadline.metrics"] = build_registry(runtime)
+    configure_sessions(app, runtime.settings.admin)
     app.register_blueprint(intake_bp)
     app.register_blueprint(read_bp)
     app.register_blueprint(context_bp)
+    app.register_blueprint(admin_api_bp)
+    app.register_blueprint(openapi_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(panel_bp)
+    app.register_blueprint(dashboard_bp)
+    _register_request_ids(app)
     _register_health(app, runtime)
     _register_errors(app)
     return app
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _register_request_ids(app: Flask) -> None:
+    """Every request gets an id (the caller's ``X-Request-Id`` when it is a sane one),
+    echoed in the response and carried by the request's log line."""
+
+    @app.before_request
+    def start() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_started = time.monotonic()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        request_id = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-Id"] = request_id
+        started = g.get("request_started")
+        log.info(
+            "http.request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "endpoint": request.endpoint,
+                "status": response.status_code,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1) if started else None,
+            },
+        )
+        return response
 
 
 def _register_health(app: Flask, runtime: Runtime) -> None:

@@ -450,6 +450,51 @@ def cmd_webhook_send(args: argparse.Namespace) -> int:
 # ----- parser --------------------------------------------------------------------
 
 
+def cmd_secrets_rotate(args: argparse.Namespace) -> int:
+    """Re-encrypt stored connector state with the first key of THREADLINE_SECRET_KEYS."""
+    from sqlalchemy import select
+
+    from hub.crypto import rotate
+    from hub.store.db import transaction
+    from hub.store.models import AuditEntry, ConnectorState
+
+    runtime = _runtime(args)
+    with closing(runtime), transaction(runtime.sessions) as session:
+        rows = session.scalars(select(ConnectorState).with_for_update()).all()
+        for row in rows:
+            row.value = rotate(row.value)
+        session.add(
+            AuditEntry(
+                actor="cli", action="secrets.rotated", subject=None, details={"values": len(rows)}
+            )
+        )
+    _out(f"re-encrypted {len(rows)} stored value(s) with the primary key")
+    return 0
+
+
+def cmd_contacts_forget(args: argparse.Namespace) -> int:
+    """Erase a person from the store, the inbox and the outbox; list where they remain."""
+    from hub.privacy import forget_contact
+    from hub.store.db import transaction
+
+    runtime = _runtime(args)
+    with closing(runtime), transaction(runtime.sessions) as session:
+        report = forget_contact(session, args.contact_id, actor="cli")
+    if report is None:
+        raise SystemExit(f"no contact {args.contact_id!r}")
+    _out(
+        json.dumps(
+            {
+                "contacts": report.contacts,
+                "deleted": report.deleted,
+                "still_in_connected_systems": report.still_in_sources,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="threadline", description=__doc__)
     parser.add_argument(
@@ -471,8 +516,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "migrate, print what to try, and serve (make demo)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8080)
-    demo.add_argument("--check", action="store_true",
-                      help="play the story unattended; exit 0 only if every pop arrived")
+    demo.add_argument(
+        "--check",
+        action="store_true",
+        help="play the story unattended; exit 0 only if every pop arrived",
+    )
     web = add("web", cmd_web, "the web role under gunicorn")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8080)
@@ -522,6 +570,18 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = add("revoke", cmd_tokens_revoke, "revoke a token", toks)
     revoke.add_argument("id", type=int)
 
+    secrets = sub.add_parser("secrets", help="encryption at rest").add_subparsers(
+        dest="action", required=True
+    )
+    add("rotate", cmd_secrets_rotate, "re-encrypt stored secrets with the primary key", secrets)
+    privacy = sub.add_parser("privacy", help="erasure requests").add_subparsers(
+        dest="action", required=True
+    )
+    forget = add(
+        "forget", cmd_contacts_forget, "erase a contact everywhere the hub keeps them", privacy
+    )
+    forget.add_argument("contact_id")
+
     sync = add("sync", cmd_sync, "run a connector's pull streams now")
     sync.add_argument("connector")
     sync.add_argument("--stream", help="only this stream")
@@ -550,6 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("json", help="the event body as JSON text")
     send.add_argument("--url", default="http://127.0.0.1:8080")
     send.add_argument("--secret", help="the whsec_ secret (default: from the config)")
+    __import__("hub.identity.cli", fromlist=["register"]).register(sub, add)
     return parser
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.api.serialize import interaction_json
+from hub.identity.candidates import candidates_for
 from hub.plugin import Connector
 from hub.store.models import Contact, Identifier, Interaction, Journey, SourceRecord
 
@@ -133,7 +134,15 @@ def build_context(
         .order_by(Interaction.occurred_at.desc())
         .limit(recent)
     )
-    names = {c: session.get(Contact, c) for c, _ in match.candidates}
+    candidates = list(match.candidates)
+    shown = {contact.id, *(c for c, _ in candidates)}
+    # Stored similarity candidates (hub/identity/candidates.py): the agent can
+    # confirm or reject them during the call (POST /agent/match).
+    for other, score in candidates_for(session, contact.id):
+        if other not in shown:
+            candidates.append((other, score))
+            shown.add(other)
+    names = {c: session.get(Contact, c) for c, _ in candidates}
     return {
         "contact": {
             "id": contact.id,
@@ -176,7 +185,7 @@ def build_context(
                     "confidence": score,
                     "display_name": getattr(names.get(c), "display_name", None),
                 }
-                for c, score in match.candidates
+                for c, score in candidates
             ],
         },
         "routing": _routing(contact, interactions, vip_tiers),

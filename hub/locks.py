@@ -2,17 +2,20 @@
 
 PostgreSQL: a session-level advisory lock held for the run, so several scheduler
 processes on several hosts never run one job twice and a crashed holder releases it
-with its connection. SQLite: a lease row in ``job_locks`` (one host by nature).
+with its connection. SQLite: a lease row in ``job_locks`` (one host by nature). Each
+acquisition is its own holder, so two threads of one process exclude each other too;
+a crashed process's lease runs out after ``lease``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import delete, select, text
 
 from hub.runtime import Runtime
 from hub.store.coltypes import utcnow
@@ -42,13 +45,10 @@ def job_lock(runtime: Runtime, name: str, holder: str, lease: timedelta) -> Iter
                     conn.commit()
         return
     now = utcnow()
+    holder = f"{holder}/{uuid.uuid4().hex[:12]}"[:100]
     with transaction(runtime.sessions) as session:
-        row = session.scalar(
-            select(JobLock).where(
-                JobLock.name == name, or_(JobLock.lease_until > now, JobLock.holder == holder)
-            )
-        )
-        got = row is None or row.holder == holder
+        row = session.scalar(select(JobLock).where(JobLock.name == name, JobLock.lease_until > now))
+        got = row is None
         if got:
             session.merge(JobLock(name=name, holder=holder, lease_until=now + lease))
     try:

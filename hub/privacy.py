@@ -63,12 +63,16 @@ def _spellings(value: str) -> list[str]:
     )
     spelled = [phonenumbers.format_number(number, f) for f in formats]
     national = str(number.national_number)
-    return [
-        *spelled,
-        value.lstrip("+"),
-        national,
-        f"{national[:3]}-{national[3:6]}-{national[6:]}" if len(national) == 10 else national,
-    ]
+    spaced = [text.replace("-", " ").replace("(", "").replace(")", "") for text in spelled]
+    grouped = (
+        [
+            f"{national[:3]}-{national[3:6]}-{national[6:]}",
+            f"{national[:3]} {national[3:6]} {national[6:]}",
+        ]
+        if len(national) == 10
+        else []
+    )
+    return [*spelled, *spaced, *grouped, value.lstrip("+"), national]
 
 
 def _as_text(session: Session, column: Any) -> Any:

@@ -56,6 +56,7 @@ class Runtime:
             TransformContext(settings.hub.default_region),
             journey_window=timedelta(minutes=settings.hub.journey_window_minutes),
             fanout=PopFanout(settings, connectors),
+            identity=settings.hub.identity,
         )
         return cls(
             settings=settings,

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.errors import ConfigError, ConfigIssue
+from hub.identity.rules import IdentityRules
 from hub.store.db import DEFAULT_DATABASE_URL
 
 DEFAULT_CONFIG_PATH = "config/threadline.yaml"
@@ -45,6 +46,15 @@ class IntakeSettings(_Strict):
     trust_forwarded_headers: bool = False
 
 
+class SchedulerSettings(_Strict):
+    """How ``threadline scheduler`` (and ``serve``) runs pull streams."""
+
+    #: How often each scheduler looks for "run now" requests and refreshes job state.
+    poll_seconds: float = Field(default=5, gt=0, le=300)
+    #: Run every enabled stream once right after start-up, then on its schedule.
+    run_on_start: bool = False
+
+
 class HubSettings(_Strict):
     """Settings of the hub itself (not of any one connector)."""
 
@@ -54,10 +64,13 @@ class HubSettings(_Strict):
     intake: IntakeSettings = IntakeSettings()
     worker: WorkerSettings = WorkerSettings()
     scheduler_enabled: bool = True
+    scheduler: SchedulerSettings = SchedulerSettings()
     #: Interactions of one customer less than this apart (any channel) form one journey.
     journey_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     #: Contact tiers (from mappings) that mark a VIP in routing hints.
     vip_tiers: list[str] = Field(default_factory=lambda: ["vip", "platinum", "gold"])
+    #: Identity resolution: priority, merge protection, limits, block-lists, candidates.
+    identity: IdentityRules = IdentityRules()
 
     @field_validator("default_region")
     @classmethod
@@ -71,7 +84,8 @@ class HubSettings(_Strict):
 
 
 class ApiSettings(_Strict):
-    """The read API: bearer tokens allowed to call it."""
+    """Static bearer tokens for /api/v1 (admin role). Prefer stored tokens:
+    ``threadline tokens create --role viewer|operator|admin``."""
 
     tokens: list[str] = Field(default_factory=list)
 
@@ -82,6 +96,27 @@ class ApiSettings(_Strict):
             if len(token) < 16:
                 raise ValueError("API tokens must be at least 16 characters")
         return tokens
+
+
+class AdminSettings(_Strict):
+    """The admin dashboard (``/admin``) and ``/metrics``."""
+
+    #: Signs the dashboard's session cookie; required to serve /admin (32+ characters).
+    session_secret: str | None = Field(default=None, min_length=32)
+    #: A dashboard session ends this many minutes after sign-in.
+    session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    #: Dashboard pages reload themselves this often (0: never).
+    refresh_seconds: int = Field(default=15, ge=0, le=3600)
+    #: Send the session cookie only over HTTPS (turn on behind TLS).
+    secure_cookie: bool = False
+    #: Serve /metrics without a token (scrapers inside your network); false: a viewer
+    #: token is required.
+    metrics_public: bool = True
+
+    @field_validator("session_secret", mode="before")
+    @classmethod
+    def _unset_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
 
 
 class LoggingSettings(_Strict):
@@ -163,6 +198,7 @@ class Settings(_Strict):
 
     hub: HubSettings = HubSettings()
     api: ApiSettings = ApiSettings()
+    admin: AdminSettings = AdminSettings()
     logging: LoggingSettings = LoggingSettings()
     pops: PopSettings = PopSettings()
     connectors: list[ConnectorInstance] = Field(default_factory=list)

@@ -101,6 +101,9 @@ class _CachingFactory:
                 configuration = package.Configuration()
                 for name, value in config.items():
                     setattr(configuration, name, value)
+                # The SDK hands urllib3 its default of 3 hidden retries per request;
+                # retries are ours (bounded, budgeted, logged), so the transport does none.
+                configuration.retries = 0
                 api_client = package.ApiClient(configuration=configuration)
                 api_client.user_agent = "hubspot-api-client-python; threadline"
                 api = getattr(package, api_name)(api_client=api_client)
@@ -233,7 +236,7 @@ class HubSpotApi:
                     continue
                 if time.monotonic() + delay > deadline or attempt == limits.max_retries:
                     raise RetriableError(
-                        f"HubSpot {what}: still failing after retries",
+                        f"HubSpot {what}: still failing after retries ({_describe(exc)})",
                         connector=self.connector,
                         code="RETRY_EXHAUSTED",
                         retry_after=max(delay, 1.0),
@@ -335,3 +338,9 @@ def _first_use_safe(method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return method(*args, **kwargs)
     except IntegrityError:
         return method(*args, **kwargs)
+
+
+def _describe(exc: Exception) -> str:
+    """The status or network error of a failure, never its body (bodies carry data)."""
+    status = getattr(exc, "status", None)
+    return f"HTTP {status}" if status else type(exc).__name__

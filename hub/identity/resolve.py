@@ -11,21 +11,26 @@ merges two existing contacts (merges are explicit, explainable and reversible).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
+from hub.identity.rules import (
+    DEFAULT_RULES,
+    IdentityRules,
+    name_guard_refuses,
+    names_of,
+    over_limit,
+)
 from hub.store.models import Contact, Identifier, new_contact_id
 
 KIND_PRIORITY = ("record:", "key:", "email", "phone")
 EXCLUSIVE_PREFIX = "record:"
 UNRESOLVED_PREFIX = "unresolved:"
-JUNK_VALUES = {
-    "email": {"test@test.com", "noreply@example.com", "no-reply@example.com", "a@a.com"},
-    "phone": {"+10000000000", "+11111111111", "+15555555555"},
-}
+NAME_COLUMNS = ("first_name", "last_name", "display_name")
 
 
 @dataclass
@@ -38,40 +43,39 @@ class Resolution:
     ambiguous: list[tuple[str, str]] = field(default_factory=list)
     #: Keys the caller must index on the new contact (the "unresolved" marker).
     extra_keys: list[tuple[str, str]] = field(default_factory=list)
+    #: The keys as resolution used them (normalised, junk removed): what to index.
+    keys: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _rank(kind: str) -> int:
-    for index, prefix in enumerate(KIND_PRIORITY):
-        if kind.startswith(prefix):
-            return index
-    return len(KIND_PRIORITY)
+def _rank(kind: str, rules: IdentityRules = DEFAULT_RULES) -> int:
+    return rules.rank(kind)
 
 
-def is_junk(kind: str, value: str) -> bool:
-    """Placeholder values that must never identify anyone."""
-    if value in JUNK_VALUES.get(kind, set()):
-        return True
-    if kind == "phone":
-        digits = value.lstrip("+")
-        return len(set(digits[-7:])) <= 1
-    return value.strip().lower() in {"unknown", "none", "null", "n/a", "-"}
+def is_junk(kind: str, value: str, rules: IdentityRules = DEFAULT_RULES) -> bool:
+    """Placeholder values that must never identify anyone (``test@test.com``, ``0000000``)."""
+    return rules.is_junk(kind, value)
 
 
 def lock_identifiers(session: Session, keys: Iterable[tuple[str, str]]) -> None:
     """Serialise concurrent resolutions of the same values across workers (PostgreSQL).
 
     Without it two workers seeing a new caller at once would each create a contact.
-    The locks are taken in sorted order in one statement (a target list is evaluated
-    left to right; two sorted sets cannot deadlock) and released at commit. SQLite
-    needs none: one writer at a time.
+    The locks are taken in sorted order in one statement, whatever their number (a page
+    can carry thousands): PostgreSQL evaluates a volatile function in the target list
+    after the ORDER BY, so two workers lock in the same order and cannot deadlock.
+    They are released at commit. SQLite needs none: one writer at a time.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
     ordered = sorted({_lock_key(kind, value) for kind, value in keys})
     if not ordered:
         return
-    calls = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(ordered)))
-    session.execute(text(f"SELECT {calls}"), {f"k{i}": k for i, k in enumerate(ordered)})
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+        ),
+        {"keys": ordered},
+    )
 
 
 def _lock_key(kind: str, value: str) -> int:
@@ -79,9 +83,16 @@ def _lock_key(kind: str, value: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def find_contacts(session: Session, kind: str, value: str) -> list[str]:
-    """Ids of live contacts holding ``kind:value`` (merged ones follow their survivor)."""
-    return holders_by_key(session, [(kind, value)]).get((kind, value), [])
+def find_contacts(
+    session: Session, kind: str, value: str, rules: IdentityRules = DEFAULT_RULES
+) -> list[str]:
+    """Ids of live contacts holding ``kind:value`` (merged ones follow their survivor).
+
+    The value is folded like stored keys (national phone variants), so a lookup by
+    ``+55 11 8765-4321`` finds the contact indexed under ``+55 11 98765-4321``.
+    """
+    key = rules.normalise(kind, value)
+    return holders_by_key(session, [key]).get(key, [])
 
 
 def holders_by_key(
@@ -91,35 +102,54 @@ def holders_by_key(
     unique = list(dict.fromkeys(keys))
     if not unique:
         return {}
-    rows = session.execute(
-        select(Identifier.kind, Identifier.value, Identifier.contact_id, Contact.merged_into_id)
-        .join(Contact, Contact.id == Identifier.contact_id)
-        .where(tuple_(Identifier.kind, Identifier.value).in_(unique))
-    ).all()
+    # One query per kind (``kind = :k AND value IN (...)``): a row-value IN list makes
+    # SQLite scan the identifiers when it has no statistics yet (a fresh store).
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in unique:
+        by_kind.setdefault(kind, []).append(value)
     found: dict[tuple[str, str], set[str]] = {}
-    for kind, value, contact, merged in rows:
-        found.setdefault((kind, value), set()).add(merged or contact)
+    for kind, values in by_kind.items():
+        rows = session.execute(
+            select(Identifier.value, Identifier.contact_id, Contact.merged_into_id)
+            .join(Contact, Contact.id == Identifier.contact_id)
+            .where(Identifier.kind == kind, Identifier.value.in_(values))
+        ).all()
+        for value, contact, merged in rows:
+            found.setdefault((kind, value), set()).add(merged or contact)
     return {key: sorted(ids) for key, ids in found.items()}
 
 
-def _conflicted(
-    session: Session, contact_ids: set[str], keys: Sequence[tuple[str, str]]
-) -> set[str]:
-    """Contacts that already hold a different value of an exclusive kind.
-
-    A contact holds at most one record of each (connector, object type): two records
-    the source itself keeps apart are two people, whatever phone they share (the
-    per-identifier limit Segment's identity rules express as "max 1 user_id").
-    """
-    exclusive = {k: v for k, v in keys if k.startswith(EXCLUSIVE_PREFIX)}
-    if not exclusive or not contact_ids:
-        return set()
-    held = session.execute(
+def held_values(
+    session: Session, contact_ids: Iterable[str], kinds: Iterable[str]
+) -> dict[str, dict[str, set[str]]]:
+    """For each contact, the values it holds of each of ``kinds``."""
+    ids, wanted = list(set(contact_ids)), list(set(kinds))
+    held: dict[str, dict[str, set[str]]] = {c: {} for c in ids}
+    if not ids or not wanted:
+        return held
+    for contact, kind, value in session.execute(
         select(Identifier.contact_id, Identifier.kind, Identifier.value).where(
-            Identifier.contact_id.in_(contact_ids), Identifier.kind.in_(list(exclusive))
+            Identifier.contact_id.in_(ids), Identifier.kind.in_(wanted)
         )
-    ).all()
-    return {contact for contact, kind, value in held if value != exclusive[kind]}
+    ):
+        held[contact].setdefault(kind, set()).add(value)
+    return held
+
+
+def _conflicted(
+    session: Session, contact_ids: set[str], keys: Sequence[tuple[str, str]], rules: IdentityRules
+) -> set[str]:
+    """Contacts the record may not join: its values would break a per-kind limit.
+
+    By default a contact holds at most one record of each (connector, object type):
+    two records the source itself keeps apart are two people, whatever phone they
+    share (the limit Segment's identity rules express as "max 1 user_id").
+    """
+    limited = [(k, v) for k, v in keys if rules.limit(k) is not None]
+    if not limited or not contact_ids:
+        return set()
+    held = held_values(session, contact_ids, {k for k, _ in limited})
+    return {c for c in contact_ids if over_limit(rules, held.get(c, {}), limited)}
 
 
 def resolve_contact(
@@ -127,6 +157,8 @@ def resolve_contact(
     keys: Sequence[tuple[str, str]],
     *,
     reuse_unresolved: bool = False,
+    rules: IdentityRules = DEFAULT_RULES,
+    fields: Mapping[str, Any] | None = None,
 ) -> Resolution:
     """Find the contact these identifiers point at, or create one.
 
@@ -135,19 +167,30 @@ def resolve_contact(
         reuse_unresolved: for interactions: when the only evidence is ambiguous (a
             switchboard number held by several people), file the interaction under
             one "unresolved" contact per value instead of a new contact per call.
+        rules: priority, limits, block-lists (``hub.identity`` in the config).
+        fields: the record's mapped fields, for the name guard (contact records).
     """
-    usable = [(k, v) for k, v in keys if not is_junk(k, v)]
+    named = names_of(fields) if fields else None
+    usable = rules.usable(list(keys))
     lock_identifiers(session, usable)
     markers = [(UNRESOLVED_PREFIX + k, v) for k, v in usable] if reuse_unresolved else []
     holders = holders_by_key(session, [*usable, *markers])
-    conflicted = _conflicted(session, {c for k in usable for c in holders.get(k, [])}, usable)
+    conflicted = _conflicted(
+        session, {c for k in usable for c in holders.get(k, [])}, usable, rules
+    )
     ambiguous: list[tuple[str, str]] = []
-    for key in sorted(usable, key=lambda kv: _rank(kv[0])):
+    for key in sorted(usable, key=lambda kv: rules.rank(kv[0])):
         candidates = [h for h in holders.get(key, []) if h not in conflicted]
         if len(candidates) == 1:
             contact = session.get(Contact, candidates[0])
+            if contact is not None and name_guard_refuses(
+                rules, key[0], named, {c: getattr(contact, c) for c in NAME_COLUMNS}
+            ):
+                continue
             if contact is not None:
-                return Resolution(contact, created=False, matched_on=key, ambiguous=ambiguous)
+                return Resolution(
+                    contact, created=False, matched_on=key, ambiguous=ambiguous, keys=usable
+                )
         elif len(candidates) > 1:
             ambiguous.append(key)
     extra: list[tuple[str, str]] = []
@@ -155,11 +198,13 @@ def resolve_contact(
         marker = (UNRESOLVED_PREFIX + ambiguous[0][0], ambiguous[0][1])
         stub = holders.get(marker, [])
         if stub and (contact := session.get(Contact, stub[0])) is not None:
-            return Resolution(contact, created=False, matched_on=marker, ambiguous=ambiguous)
+            return Resolution(
+                contact, created=False, matched_on=marker, ambiguous=ambiguous, keys=usable
+            )
         extra.append(marker)
     contact = Contact(id=new_contact_id(), attributes={}, lineage={})
     session.add(contact)
-    return Resolution(contact, created=True, ambiguous=ambiguous, extra_keys=extra)
+    return Resolution(contact, created=True, ambiguous=ambiguous, extra_keys=extra, keys=usable)
 
 
 def attach_identifiers(
@@ -169,13 +214,14 @@ def attach_identifiers(
     *,
     connector: str,
     new_contact: bool = False,
+    rules: IdentityRules = DEFAULT_RULES,
 ) -> None:
     """Index ``keys`` under ``contact`` (idempotent; junk values are skipped).
 
     One query reads what the contact already holds (none for a contact created in this
     transaction), then the missing keys are added; the caller flushes.
     """
-    wanted = [key for key in dict.fromkeys(keys) if not is_junk(*key)]
+    wanted = rules.usable(list(keys))
     if not wanted:
         return
     held: set[tuple[str, str]] = set()

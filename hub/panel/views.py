@@ -99,9 +99,14 @@ def stream() -> Response:
 def decide_match() -> Response:
     """The agent confirms a candidate (the call is this person) or rejects it.
 
-    Confirming moves the pop's interaction to the chosen contact; both decisions are
-    audited with what is needed to undo them.
+    Confirming a stored candidate pair (hub/identity/candidates.py) merges the two
+    contacts; otherwise it moves the pop's interaction to the chosen contact. Either
+    is a recorded, reversible merge (``threadline contacts unmerge <id>``); rejecting
+    a candidate keeps it from being suggested again. Both are audited.
     """
+    from hub.identity.candidates import decide_candidate, find_candidate
+    from hub.identity.merge import move_interactions
+
     body = request.get_json(silent=True) or {}
     agent, token = str(body.get("agent", "")), str(body.get("token", ""))
     refused = _authorised(agent, token)
@@ -110,18 +115,32 @@ def decide_match() -> Response:
     decision, contact_id = body.get("decision"), str(body.get("contact_id", ""))
     if decision not in ("confirm", "reject") or not isinstance(body.get("pop_id"), int):
         return problem(400, "invalid_request", "give pop_id, contact_id, decision")
+    actor = f"agent:{agent}"
     with transaction(_runtime().sessions) as session:
         pop = session.get(Pop, body["pop_id"])
         if pop is None or session.get(Contact, contact_id) is None:
             return problem(404, "not_found", "no such pop or contact")
         details: dict[str, Any] = {"pop_id": pop.id, "candidate": contact_id,
                                    "previous_contact": pop.contact_id}
-        if decision == "confirm" and pop.interaction_id is not None:
-            interaction = session.get(Interaction, pop.interaction_id)
+        stored = (find_candidate(session, pop.contact_id, contact_id)
+                  if pop.contact_id and pop.contact_id != contact_id else None)
+        if stored is not None:
+            details.update(decide_candidate(session, pop.contact_id or "", contact_id,
+                                            confirm=decision == "confirm", actor=actor,
+                                            survivor=contact_id))
+        elif decision == "confirm" and pop.contact_id != contact_id:
+            interaction = (session.get(Interaction, pop.interaction_id)
+                           if pop.interaction_id is not None else None)
             if interaction is not None:
                 details["interaction_id"] = interaction.id
-                interaction.contact_id = contact_id
-            pop.contact_id = contact_id
-        session.add(AuditEntry(actor=f"agent:{agent}", action=f"match.{decision}ed",
+            merge = move_interactions(
+                session, [interaction.id] if interaction else [], [pop.id],
+                from_contact=pop.contact_id or contact_id, to_contact=contact_id,
+                rule="agent_confirmed", actor=actor,
+                evidence=[{"kind": "pop", "value": str(pop.id)}],
+            )
+            details["merge_id"] = merge.id
+            session.refresh(pop)
+        session.add(AuditEntry(actor=actor, action=f"match.{decision}ed",
                                subject=contact_id, details=details))
     return Response(json.dumps({"ok": True, "decision": decision}), mimetype="application/json")

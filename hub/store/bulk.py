@@ -15,13 +15,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.identity.resolve import EXCLUSIVE_PREFIX, _rank, is_junk, lock_identifiers
+from hub.identity.candidates import refresh_candidates
+from hub.identity.resolve import lock_identifiers
+from hub.identity.rules import (
+    DEFAULT_RULES,
+    IdentityRules,
+    name_guard_refuses,
+    names_of,
+    over_limit,
+)
 from hub.mapping import MappedRecord
 from hub.store.coltypes import utcnow
-from hub.store.models import Contact, Identifier, SourceRecord, new_contact_id
+from hub.store.models import Contact, Identifier, IdentityLink, SourceRecord, new_contact_id
+from hub.store.records import snapshot_of
 from hub.store.survivorship import CONTACT_COLUMNS, apply_fields
 
 
@@ -40,7 +49,9 @@ class _ContactState:
     lineage: dict[str, Any]
     new: bool
     changed: bool = False
-    exclusive: dict[str, str] = field(default_factory=dict)
+    #: Values held of each limited kind (hub.identity.limits), for the limit check.
+    held: dict[str, set[str]] = field(default_factory=dict)
+    held_loaded: bool = False
     loaded: tuple[Any, ...] = ()
 
     def dirty(self) -> bool:
@@ -60,18 +71,24 @@ class _RecordState:
     row: dict[str, Any] | None = None
 
 
-def _keys(connector: str, item: PageItem) -> list[tuple[str, str]]:
+def _keys(connector: str, item: PageItem, rules: IdentityRules) -> list[tuple[str, str]]:
     record_key = (f"record:{connector}:{item.object_type}", item.external_id)
-    return [k for k in dict.fromkeys([record_key, *item.mapped.identifiers]) if not is_junk(*k)]
+    return rules.usable([record_key, *item.mapped.identifiers])
 
 
 class _Page:
     """The in-memory view of everything the page touches."""
 
-    def __init__(self, session: Session, connector: str, items: Sequence[PageItem]) -> None:
-        self.session, self.connector = session, connector
+    def __init__(
+        self,
+        session: Session,
+        connector: str,
+        items: Sequence[PageItem],
+        rules: IdentityRules,
+    ) -> None:
+        self.session, self.connector, self.rules = session, connector, rules
         self.items = list(items)  # in order: a record may appear twice, like one by one
-        self.keys = {id(i): _keys(connector, i) for i in self.items}
+        self.keys = {id(i): _keys(connector, i, rules) for i in self.items}
         all_keys = list(dict.fromkeys(k for ks in self.keys.values() for k in ks))
         lock_identifiers(session, all_keys)
         self.records = self._load_records()
@@ -83,21 +100,28 @@ class _Page:
         self.contacts: dict[str, _ContactState] = {}
 
     def _load_records(self) -> dict[tuple[str, str], _RecordState]:
-        wanted = list(dict.fromkeys((i.object_type, i.external_id) for i in self.items))
-        rows = self.session.execute(
-            select(
-                SourceRecord.id,
-                SourceRecord.object_type,
-                SourceRecord.external_id,
-                SourceRecord.contact_id,
-                SourceRecord.source_updated_at,
-                SourceRecord.snapshot,
-                SourceRecord.deleted_at,
-            ).where(
-                SourceRecord.connector == self.connector,
-                tuple_(SourceRecord.object_type, SourceRecord.external_id).in_(wanted),
-            )
-        ).all()
+        # Per object type, ``external_id IN (...)`` walks the unique index; a row-value
+        # IN list makes SQLite without statistics scan the table.
+        by_type: dict[str, list[str]] = {}
+        for item in self.items:
+            by_type.setdefault(item.object_type, []).append(item.external_id)
+        rows: list[Any] = []
+        for object_type, ids in by_type.items():
+            rows += self.session.execute(
+                select(
+                    SourceRecord.id,
+                    SourceRecord.object_type,
+                    SourceRecord.external_id,
+                    SourceRecord.contact_id,
+                    SourceRecord.source_updated_at,
+                    SourceRecord.snapshot,
+                    SourceRecord.deleted_at,
+                ).where(
+                    SourceRecord.connector == self.connector,
+                    SourceRecord.object_type == object_type,
+                    SourceRecord.external_id.in_(list(dict.fromkeys(ids))),
+                )
+            ).all()
         return {
             (r.object_type, r.external_id): _RecordState(
                 r.id, r.contact_id, r.source_updated_at, r.snapshot, r.deleted_at
@@ -123,7 +147,7 @@ class _Page:
         return found
 
     def load_contacts(self, ids: set[str]) -> None:
-        """Load contacts (following merges to their survivors) and their exclusive keys."""
+        """Load contacts (following merges to their survivors) and their limited keys."""
         pending = ids - self.contacts.keys() - self.survivor.keys()
         while pending:
             rows = self.session.execute(select(Contact).where(Contact.id.in_(pending))).scalars()
@@ -142,14 +166,19 @@ class _Page:
                 )
                 state.loaded = (dict(state.columns), dict(state.attributes), dict(state.lineage))
                 self.contacts[contact.id] = state
-        loaded = [c for c, s in self.contacts.items() if not s.new and not s.exclusive]
-        if loaded:
+        loaded = [c for c, s in self.contacts.items() if not s.new and not s.held_loaded]
+        patterns = self.rules.limited_prefixes()
+        if loaded and patterns:
             for cid, kind, value in self.session.execute(
                 select(Identifier.contact_id, Identifier.kind, Identifier.value).where(
-                    Identifier.contact_id.in_(loaded), Identifier.kind.like("record:%")
+                    Identifier.contact_id.in_(loaded),
+                    or_(*(Identifier.kind.like(p) for p in patterns)),
                 )
             ):
-                self.contacts[cid].exclusive[kind] = value
+                if self.rules.limit(kind) is not None:
+                    self.contacts[cid].held.setdefault(kind, set()).add(value)
+        for cid in loaded:
+            self.contacts[cid].held_loaded = True
 
     def live(self, contact_id: str) -> str:
         seen = set()
@@ -170,28 +199,44 @@ class _Page:
         return True
 
 
-def _resolve(page: _Page, keys: list[tuple[str, str]]) -> str:
-    """Same rules as hub.identity.resolve_contact, over the page's in-memory view."""
-    exclusive = {k: v for k, v in keys if k.startswith(EXCLUSIVE_PREFIX)}
-    for key in sorted(keys, key=lambda kv: _rank(kv[0])):
+def _resolve(
+    page: _Page, keys: list[tuple[str, str]], fields: dict[str, Any]
+) -> tuple[str, tuple[str, str] | None, list[tuple[str, str]]]:
+    """Same rules as hub.identity.resolve_contact, over the page's in-memory view.
+
+    Returns the contact, the key it matched on (None: new) and the ambiguous keys."""
+    rules = page.rules
+    named = names_of(fields)
+    limited = [(k, v) for k, v in keys if rules.limit(k) is not None]
+    ambiguous: list[tuple[str, str]] = []
+    for key in sorted(keys, key=lambda kv: rules.rank(kv[0])):
         candidates = [
             c
             for c in page.holders(key)
-            if c in page.contacts
-            and not any(page.contacts[c].exclusive.get(k, v) != v for k, v in exclusive.items())
+            if c in page.contacts and not over_limit(rules, page.contacts[c].held, limited)
         ]
         if len(candidates) == 1:
-            return candidates[0]
+            if name_guard_refuses(rules, key[0], named, page.contacts[candidates[0]].columns):
+                continue
+            return candidates[0], key, ambiguous
+        if len(candidates) > 1:
+            ambiguous.append(key)
     contact_id = new_contact_id()
     page.contacts[contact_id] = _ContactState(
         columns={c: None for c in CONTACT_COLUMNS}, attributes={}, lineage={}, new=True
     )
-    return contact_id
+    return contact_id, None, ambiguous
 
 
-def apply_contact_page(session: Session, *, connector: str, items: Sequence[PageItem]) -> int:
+def apply_contact_page(
+    session: Session,
+    *,
+    connector: str,
+    items: Sequence[PageItem],
+    rules: IdentityRules = DEFAULT_RULES,
+) -> int:
     """Upsert a page of contact records; returns how many changed the store."""
-    page = _Page(session, connector, items)
+    page = _Page(session, connector, items, rules)
     page.load_contacts(
         {r.contact_id for r in page.records.values()} | {c for _, _, c in page.triples}
     )
@@ -199,6 +244,8 @@ def apply_contact_page(session: Session, *, connector: str, items: Sequence[Page
     new_records: list[dict[str, Any]] = []
     updated_records: list[dict[str, Any]] = []
     new_identifiers: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    touched: list[str] = []
     for item in page.items:
         keys = page.keys[id(item)]
         state_key = (item.object_type, item.external_id)
@@ -210,9 +257,10 @@ def apply_contact_page(session: Session, *, connector: str, items: Sequence[Page
             and item.updated_at < existing.source_updated_at
         ):
             continue  # a stale version: keep the newer one
-        snapshot = dict(item.mapped.fields)
+        snapshot = snapshot_of(item.mapped)
         if existing is None:
-            contact_id = _resolve(page, keys)
+            contact_id, matched, ambiguous = _resolve(page, keys, item.mapped.fields)
+            links.append(_link(connector, item, contact_id, matched, ambiguous, now))
             row = {
                 "connector": connector,
                 "object_type": item.object_type,
@@ -265,11 +313,36 @@ def apply_contact_page(session: Session, *, connector: str, items: Sequence[Page
                         "created_at": now,
                     }
                 )
-            if kind.startswith(EXCLUSIVE_PREFIX):
-                state.exclusive.setdefault(kind, value)
+            if rules.limit(kind) is not None:
+                state.held.setdefault(kind, set()).add(value)
+        touched.append(contact_id)
         changed += record_changed
     _write(session, page, now, new_records, updated_records, new_identifiers)
+    if links:
+        session.execute(insert(IdentityLink), links)
+    refresh_candidates(session, list(dict.fromkeys(touched)), rules)
     return changed
+
+
+def _link(
+    connector: str,
+    item: PageItem,
+    contact_id: str,
+    matched: tuple[str, str] | None,
+    ambiguous: list[tuple[str, str]],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "connector": connector,
+        "object_type": item.object_type,
+        "external_id": item.external_id,
+        "contact_id": contact_id,
+        "rule": "matched" if matched else "new",
+        "kind": matched[0] if matched else None,
+        "value": matched[1] if matched else None,
+        "ambiguous": [list(k) for k in ambiguous],
+        "linked_at": now,
+    }
 
 
 def _write(
@@ -306,16 +379,15 @@ def _write(
     ]
     if fresh:
         session.execute(insert(Contact), fresh)
-    if touched:
-        session.execute(
-            update(Contact.__table__).where(Contact.__table__.c.id == bindparam("b_id")), touched
-        )
+    contacts: Table = Contact.__table__  # type: ignore[assignment]
+    records: Table = SourceRecord.__table__  # type: ignore[assignment]
+    if touched:  # Core executemany: one UPDATE statement, a parameter set per contact
+        session.execute(update(contacts).where(contacts.c.id == bindparam("b_id")), touched)
     if new_records:
         session.execute(insert(SourceRecord), new_records)
     if updated_records:
-        table = SourceRecord.__table__
         session.execute(
-            update(table).where(table.c.id == bindparam("b_id")).values(deleted_at=None),
+            update(records).where(records.c.id == bindparam("b_id")).values(deleted_at=None),
             updated_records,
         )
     if new_identifiers:

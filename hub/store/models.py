@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -360,3 +361,132 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str | None] = mapped_column(String(255))
     details: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+
+
+class ApiToken(Base):
+    """A bearer token for /api/v1 and the dashboard, with a role.
+
+    Only the SHA-256 of the token is stored (the token is 256 random bits, so a plain
+    hash is enough); the token itself is shown once, when it is created.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The token's first characters, so an admin can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobState(Base):
+    """A scheduled job's state, shared by every scheduler process: paused or not, a
+    pending "run now" request, and its last and next run."""
+
+    __tablename__ = "job_states"
+
+    job_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    connector: Mapped[str] = mapped_column(String(100), index=True)
+    stream: Mapped[str] = mapped_column(String(100))
+    paused: Mapped[bool] = mapped_column(default=False, server_default=false())
+    run_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Merge(Base):
+    """One join of two customers, with why and everything needed to undo it exactly.
+
+    ``kind`` is ``contact`` (``merged_id`` now follows ``survivor_id``; its records,
+    identifiers, interactions, journeys and pops moved) or ``interaction`` (an agent
+    moved one call to the right person; only the listed rows moved). ``undo`` holds
+    the row ids that moved, identifiers dropped as duplicates (re-inserted with their
+    ids on unmerge) and both contacts' fields before the merge.
+    """
+
+    __tablename__ = "merges"
+    __table_args__ = (Index("ix_merges_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20), default="contact")
+    survivor_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    merged_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    #: ``source_merge``, ``agent_confirmed``, ``candidate_auto``, ``admin``…
+    rule: Mapped[str] = mapped_column(String(50))
+    #: The identifier values or records that justified it: ``[{"kind", "value"}]``.
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
+    score: Mapped[float | None] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undo: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class MatchCandidate(Base):
+    """Two contacts that may be one person (probabilistic score below auto-merge).
+
+    Stored once per pair (``contact_id`` < ``candidate_id``); ``status`` is ``open``,
+    ``confirmed`` (merged), ``rejected`` (never suggested again) or ``merged``.
+    """
+
+    __tablename__ = "match_candidates"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "candidate_id"),
+        Index("ix_match_candidates_status_score", "status", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    candidate_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    score: Mapped[float] = mapped_column(default=0.0)
+    #: Per-signal similarities behind the score (name, company, phone, email…).
+    reasons: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class IdentityLink(Base):
+    """Why a source record was linked to the contact it first joined: the rule (a new
+    contact, or the identifier it matched on) and the values that were ambiguous."""
+
+    __tablename__ = "identity_links"
+    __table_args__ = (UniqueConstraint("connector", "object_type", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    connector: Mapped[str] = mapped_column(String(100))
+    object_type: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(255))
+    #: The contact it was linked to then (merges may have moved it since).
+    contact_id: Mapped[str] = mapped_column(String(40))
+    #: ``new`` (no usable evidence: a new contact) or ``matched`` (on ``kind``/``value``).
+    rule: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str | None] = mapped_column(String(100))
+    value: Mapped[str | None] = mapped_column(String(320))
+    ambiguous: Mapped[list[list[str]]] = mapped_column(JSONDoc, default=list)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Name indexes for candidate blocking (hub/identity/candidates.py): same last name;
+# same first name with a last name starting with the same letter.
+Index("ix_contacts_last_name", Contact.last_name)
+Index("ix_contacts_first_last", Contact.first_name, Contact.last_name)

@@ -9,16 +9,20 @@ it. Replaying an event or receiving events out of order therefore changes nothin
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.identity.resolve import attach_identifiers, resolve_contact
+from hub.identity.candidates import refresh_candidates
+from hub.identity.merge import merge_contacts
+from hub.identity.resolve import Resolution, attach_identifiers, resolve_contact
+from hub.identity.rules import DEFAULT_RULES, IdentityRules
 from hub.mapping import MappedRecord
 from hub.plugin import PopTrigger
 from hub.store.coltypes import utcnow
 from hub.store.journeys import assign_journey
-from hub.store.models import Contact, Interaction, Pop, SourceRecord
+from hub.store.models import AuditEntry, Contact, IdentityLink, Interaction, Pop, SourceRecord
 from hub.store.survivorship import CONTACT_COLUMNS, apply_fields
 from hub.transforms import parse_datetime
 
@@ -55,6 +59,7 @@ def upsert_contact_record(
     external_id: str,
     mapped: MappedRecord,
     updated_at: datetime | None,
+    rules: IdentityRules = DEFAULT_RULES,
 ) -> tuple[Contact, bool]:
     """Link a source record to its contact and apply its fields. Returns (contact, changed)."""
     record = find_source_record(session, connector, object_type, external_id)
@@ -69,8 +74,9 @@ def upsert_contact_record(
     keys = [(record_kind(connector, object_type), external_id), *mapped.identifiers]
     created = False
     if record is None:
-        resolution = resolve_contact(session, keys)
+        resolution = resolve_contact(session, keys, rules=rules, fields=mapped.fields)
         contact, created = resolution.contact, resolution.created
+        session.add(link_row(connector, object_type, external_id, contact.id, resolution))
         record = SourceRecord(
             connector=connector,
             object_type=object_type,
@@ -82,8 +88,8 @@ def upsert_contact_record(
         changed = True
     else:
         contact = _live(session, record.contact)
-        changed = record.snapshot != mapped.fields or record.deleted_at is not None
-    record.snapshot = dict(mapped.fields)
+        changed = record.snapshot != snapshot_of(mapped) or record.deleted_at is not None
+    record.snapshot = snapshot_of(mapped)
     record.source_updated_at = updated_at
     record.deleted_at = None
     at = (updated_at or utcnow()).isoformat()
@@ -103,9 +109,40 @@ def upsert_contact_record(
         contact.attributes = attributes
     if lineage != contact.lineage:
         contact.lineage = lineage
-    attach_identifiers(session, contact, keys, connector=connector, new_contact=created)
+    attach_identifiers(
+        session, contact, keys, connector=connector, new_contact=created, rules=rules
+    )
     session.flush()
+    refresh_candidates(session, [contact.id], rules)
     return contact, changed
+
+
+def snapshot_of(mapped: MappedRecord) -> dict[str, Any]:
+    """What a source record keeps of its mapped form: the fields, and under ``_keys``
+    the identifiers as mapped (before identity rules), so ``threadline identity
+    simulate`` can replay the record under other rules."""
+    snapshot = dict(mapped.fields)
+    if mapped.identifiers:
+        snapshot["_keys"] = [[kind, value] for kind, value in mapped.identifiers]
+    return snapshot
+
+
+def link_row(
+    connector: str, object_type: str, external_id: str, contact_id: str, resolution: Resolution
+) -> IdentityLink:
+    """Why a new source record joined its contact (for ``explain``)."""
+    matched = resolution.matched_on
+    return IdentityLink(
+        connector=connector,
+        object_type=object_type,
+        external_id=external_id,
+        contact_id=contact_id,
+        rule="matched" if matched else "new",
+        kind=matched[0] if matched else None,
+        value=matched[1] if matched else None,
+        ambiguous=[list(k) for k in resolution.ambiguous],
+        linked_at=utcnow(),
+    )
 
 
 def delete_source_record(
@@ -133,6 +170,7 @@ def record_interaction(
     mapped: MappedRecord,
     updated_at: datetime | None,
     journey_window: timedelta = timedelta(hours=1),
+    rules: IdentityRules = DEFAULT_RULES,
 ) -> tuple[Interaction, bool]:
     """Insert or update one timeline entry, unique per (connector, source_ref)."""
     existing = session.scalar(
@@ -160,7 +198,7 @@ def record_interaction(
             existing.agent,
             existing.data,
         )
-    contact = _contact_for_interaction(session, connector, mapped)
+    contact = _contact_for_interaction(session, connector, mapped, rules)
     interaction = Interaction(
         contact_id=contact.id,
         connector=connector,
@@ -180,7 +218,9 @@ def record_interaction(
     return interaction, True
 
 
-def _contact_for_interaction(session: Session, connector: str, mapped: MappedRecord) -> Contact:
+def _contact_for_interaction(
+    session: Session, connector: str, mapped: MappedRecord, rules: IdentityRules = DEFAULT_RULES
+) -> Contact:
     """The contact an interaction belongs to; an unknown caller becomes a new contact."""
     keys = [
         (
@@ -191,13 +231,15 @@ def _contact_for_interaction(session: Session, connector: str, mapped: MappedRec
         )
         for kind, value in mapped.contact_keys
     ]
-    resolution = resolve_contact(session, keys, reuse_unresolved=True)
+    resolution = resolve_contact(session, keys, reuse_unresolved=True, rules=rules)
     contact = _live(session, resolution.contact)
     keys += resolution.extra_keys
     created = resolution.created
     # Indexing a record key before the record itself arrives is deliberate: when the
     # contact record comes later it resolves to this same contact.
-    attach_identifiers(session, contact, keys, connector=connector, new_contact=created)
+    attach_identifiers(
+        session, contact, keys, connector=connector, new_contact=created, rules=rules
+    )
     session.flush()
     return contact
 
@@ -216,33 +258,52 @@ def merge_source_records(
     merged_ids: tuple[str, ...],
     merged_at: datetime | None,
 ) -> int:
-    """Honour a merge done in the source: the merged records end, their contacts follow
-    the primary's contact. Recorded in the audit log with what is needed to undo it."""
-    from hub.store.models import AuditEntry
-
+    """Honour a merge done in the source (HubSpot ``contact.merge``, Salesforce
+    ``MasterRecordId``): the merged records end, and their contacts merge into the
+    primary's contact with everything they own. Each is a recorded, reversible merge
+    (``merges``) and an audit entry ``contact.merge`` naming it."""
     primary = find_source_record(session, connector, object_type, primary_id)
     if primary is None:
         return 0
-    survivor = _live(session, primary.contact)
     changed = 0
     for merged_id in merged_ids:
         record = find_source_record(session, connector, object_type, merged_id)
         if record is None or (record.deleted_at and record.snapshot.get("_merged_into")):
             continue
+        survivor = _live(session, primary.contact)
         loser = _live(session, record.contact)
+        before = {
+            "id": record.id,
+            "snapshot": dict(record.snapshot),
+            "deleted_at": record.deleted_at.isoformat() if record.deleted_at else None,
+        }
         record.deleted_at = merged_at or utcnow()
         record.snapshot = {**record.snapshot, "_merged_into": primary_id}
-        details = {
+        details: dict[str, object] = {
             "connector": connector,
             "object_type": object_type,
             "primary_id": primary_id,
             "merged_id": merged_id,
             "from_contact": loser.id,
             "into_contact": survivor.id,
+            "rule": "source_merge",
         }
         if loser.id != survivor.id:
-            loser.merged_into_id = survivor.id
-            details["rule"] = "source_merge"
+            kind = record_kind(connector, object_type)
+            merge = merge_contacts(
+                session,
+                survivor.id,
+                loser.id,
+                rule="source_merge",
+                actor=f"connector:{connector}",
+                evidence=[
+                    {"kind": kind, "value": primary_id, "role": "primary"},
+                    {"kind": kind, "value": merged_id, "role": "merged"},
+                ],
+                score=1.0,
+                extra_undo={"records_before": [before]},
+            )
+            details["merge_id"] = merge.id
         session.add(
             AuditEntry(
                 actor=f"connector:{connector}",
@@ -262,6 +323,7 @@ def record_pop(
     connector: str,
     trigger: PopTrigger,
     received_at: datetime | None = None,
+    rules: IdentityRules = DEFAULT_RULES,
 ) -> Pop | None:
     """Record a pop trigger once per (connector, key); None when it was already there."""
     if session.scalar(
@@ -281,7 +343,7 @@ def record_pop(
         mapped = MappedRecord(
             target="interaction", fields={}, contact_keys=list(trigger.contact_keys)
         )
-        contact_id = _contact_for_interaction(session, connector, mapped).id
+        contact_id = _contact_for_interaction(session, connector, mapped, rules).id
     pop = Pop(
         connector=connector,
         trigger_key=trigger.key,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import delete, select
 from hub.plugin import SourceRecord
 from hub.runtime import Runtime
 from hub.store.db import transaction
-from hub.store.models import Base, Contact, Identifier
+from hub.store.models import Base, Contact, Identifier, IdentityLink, MatchCandidate
 from hub.store.models import SourceRecord as SourceRow
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -76,14 +77,29 @@ def snapshot(runtime: Runtime) -> set[Any]:
                 r.external_id,
                 name[r.contact_id],
                 r.source_updated_at,
-                tuple(sorted(r.snapshot.items())),
+                json.dumps(r.snapshot, sort_keys=True),
             )
             for r in session.scalars(select(SourceRow))
+        }
+        # Why each record joined its contact (explain), and the candidate pairs.
+        links = {
+            (lk.external_id, lk.rule, lk.kind, lk.value, json.dumps(lk.ambiguous))
+            for lk in session.scalars(select(IdentityLink))
+        }
+        candidates = {
+            (
+                frozenset({name.get(m.contact_id), name.get(m.candidate_id)}),
+                m.score,
+                m.status,
+            )
+            for m in session.scalars(select(MatchCandidate))
         }
     return (
         {("contact", *c) for c in contacts}
         | {("id", *i) for i in identifiers}
         | {("record", *r) for r in records}
+        | {("link", *lk) for lk in links}
+        | {("candidate", *c) for c in candidates}
     )
 
 
@@ -95,15 +111,18 @@ def wipe(runtime: Runtime) -> None:
 
 def test_bulk_path_equals_record_by_record(runtime: Runtime) -> None:
     connector = runtime.connectors["events"]
+    kinds: set[str] = set()
     for seed in (1, 2, 3):
         records = dataset(seed)
         for record in records:
             with transaction(runtime.sessions) as session:
                 runtime.pipeline.apply(session, connector, [record])
         one_by_one = snapshot(runtime)
+        kinds |= {row[0] for row in one_by_one}
         wipe(runtime)
         for start in range(0, len(records), 50):
             with transaction(runtime.sessions) as session:
                 runtime.pipeline.apply(session, connector, records[start : start + 50])
         assert snapshot(runtime) == one_by_one, f"seed {seed}"
         wipe(runtime)
+    assert {"link", "candidate"} <= kinds, "the data exercise links and candidates"

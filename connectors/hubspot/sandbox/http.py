@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 def sandbox() -> HubSpotSandbox:
     """The sandbox that owns the current app (kept in ``app.extensions``, Flask-style)."""
-    return current_app.extensions["hubspot_sandbox"]  # type: ignore[no-any-return]
+    owner: HubSpotSandbox = current_app.extensions["hubspot_sandbox"]
+    return owner
 
 
 def object_type(name: str) -> ObjectType:

@@ -179,7 +179,8 @@ bp = Blueprint("hubspot_oauth", __name__)
 
 
 def _registry() -> TokenRegistry:
-    return current_app.extensions["hubspot_sandbox"].oauth  # type: ignore[no-any-return]
+    registry: TokenRegistry = current_app.extensions["hubspot_sandbox"].oauth
+    return registry
 
 
 def _token_missing() -> HubSpotHTTPError:

@@ -159,7 +159,17 @@ def test_cdc_delete_and_merge(hub: tuple[Runtime, Any], sandbox: SalesforceSandb
     assert merged.snapshot.get("_merged_into") == b
     assert loser is not None
     assert survivor is not None
-    assert loser.merged_into_id == survivor.id
+    # A recorded merge (hub/identity/merge.py) moves the merged record to the survivor;
+    # the contact it lived on follows the survivor and the merge can be undone.
+    assert loser.id == survivor.id
+    with runtime.read_sessions() as session:
+        from hub.store.models import Merge
+
+        merge = session.scalars(select(Merge)).one()
+        old = session.get(Contact, merge.merged_id)
+        assert (merge.rule, merge.survivor_id) == ("source_merge", survivor.id)
+        assert old is not None
+        assert old.merged_into_id == survivor.id
 
 
 def test_cdc_with_a_bad_signature_or_shape_is_refused(
