@@ -11,7 +11,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # on its own SQLite file, started afresh each time.
 DEMO_ENV := THREADLINE_CONFIG=config/demo.yaml THREADLINE_DATABASE_URL=sqlite:///var/demo.db
 
-.PHONY: demo test system-check test-sqlite test-postgres lint fmt typecheck check clean
+.PHONY: demo test bench bench-full system-check test-sqlite test-postgres lint fmt typecheck check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -46,6 +46,15 @@ test-postgres: $(STAMP)
 	  echo "Start it: pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start"; \
 	  exit 1; }
 	THREADLINE_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -m db
+
+# Benchmarks print figures and write bench/reports/latest.{json,md} (quick size by
+# default, about 7 minutes here; `make bench-full` for the large sizes).
+bench: $(STAMP)
+	@$(BIN)/python -m hub.devtools_pg "$(PG_URL)" || { echo "make bench needs PostgreSQL at $(PG_URL)"; exit 1; }
+	THREADLINE_BENCH_PG_URL=$(PG_URL) $(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-full: $(STAMP)
+	THREADLINE_BENCH_PG_URL=$(PG_URL) $(BIN)/python -m bench --full
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

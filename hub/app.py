@@ -6,11 +6,13 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from flask import Flask, Response, g, request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from hub.problems import problem
 from hub.runtime import Runtime
@@ -24,6 +26,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is None:
         runtime = Runtime.build(settings or load_settings())
     app = Flask("threadline")
+    # Ids in URLs are the store's BIGINTs: a larger number is a 404, not an overflow.
+    app.url_map.converters["int"] = _StoreId
     # One byte over the limit: werkzeug truncates a chunked body at MAX_CONTENT_LENGTH
     # instead of refusing it, so intake reads limit + 1 bytes and refuses what overflows.
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.hub.intake.max_body_bytes + 1
@@ -87,6 +91,12 @@ def _register_request_ids(app: Flask) -> None:
             },
         )
         return response
+
+
+class _StoreId(IntegerConverter):
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _register_health(app: Flask, runtime: Runtime) -> None:

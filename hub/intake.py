@@ -12,7 +12,7 @@ import logging
 import time
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 
 from hub import inbox
 from hub.plugin import AckResponse, InboundEndpoint, InboundEvent, IntakeResult
@@ -125,6 +125,11 @@ def _store_and_ack(
             )
             if stored:
                 notify_in_transaction(session)
+    except DataError as exc:  # the store refuses this content (a NUL in PostgreSQL text)
+        log.warning("intake.payload_refused_by_store",
+                    extra={**context, "error_class": type(exc.orig).__name__})
+        return problem(400, "invalid_payload", "the body holds characters the store cannot "
+                       "keep (a NUL byte)")
     except DBAPIError as exc:
         log.error("intake.store_unavailable", extra={**context, "error_class": type(exc).__name__})
         fallback = endpoint.fallback(raw)

@@ -65,7 +65,9 @@ def _ids(body: dict[str, Any]) -> list[int] | None:
     ids = body.get("ids")
     if ids is None:
         return None
-    if not isinstance(ids, list) or not all(isinstance(i, int) and i > 0 for i in ids) or not ids:
+    if not isinstance(ids, list) or not ids or not all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids
+    ):
         raise ops.BadQuery("ids must be a non-empty list of event ids")
     return ids
 

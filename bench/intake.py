@@ -1,0 +1,80 @@
+"""Intake: signed webhooks acknowledged durably per second, beside a no-op Flask
+endpoint served the same way (gunicorn, same workers and threads) on the same machine."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    REPO,
+    SECRET,
+    count_rows,
+    env,
+    free_port,
+    hub_config,
+    run_json,
+    wait_http,
+    write_config,
+)
+
+WORKERS, THREADS = 2, 4
+
+
+def _serve(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, cwd=REPO, env=env(), stdout=out, stderr=subprocess.STDOUT)
+    wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _load(port: int, count: int, seconds: float, clients: int) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{port}/webhooks/events"
+    args = ["bench/loadgen.py", url, SECRET, str(count), str(seconds), str(clients)]
+    return run_json(args, timeout=seconds + 120)
+
+
+def noop_baseline(folder: Path, count: int, seconds: float, clients: int) -> dict[str, Any]:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "--threads", str(THREADS),
+        "-b", f"127.0.0.1:{port}", "bench.noop_app:app",
+    ]  # fmt: skip
+    proc = _serve(command, port, folder / "noop.log")
+    try:
+        _load(port, min(500, count), 10, clients)  # warm up
+        return _load(port, count, seconds, clients)
+    finally:
+        _stop(proc)
+
+
+def hub_intake(url: str, folder: Path, count: int, seconds: float, clients: int) -> dict[str, Any]:
+    port = free_port()
+    config = write_config(hub_config(url), folder)
+    command = [
+        sys.executable, "-m", "hub.cli", "--config", str(config), "web", "--port", str(port),
+        "--workers", str(WORKERS), "--threads", str(THREADS),
+    ]  # fmt: skip
+    proc = _serve(command, port, folder / "web.log")
+    try:
+        _load(port, min(300, count), 10, clients)  # warm up (these events are stored too)
+        before = count_rows(url, "inbox_events")
+        result = _load(port, count, seconds, clients)
+    finally:
+        _stop(proc)
+    stored = count_rows(url, "inbox_events") - before
+    result["stored"] = stored
+    result["durable"] = stored == result["ok"]
+    return result

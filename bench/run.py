@@ -1,0 +1,220 @@
+"""``make bench`` (``python -m bench``): the figures, on SQLite and PostgreSQL in one run.
+
+Writes ``bench/reports/latest.json`` and ``latest.md`` and prints the Markdown.
+``--full`` uses the issue's sizes (100k backfill, 1M contacts); the default "quick"
+sizes keep a run under ten minutes on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import context, intake, pipeline, profiles
+from bench.backfill import main as _backfill_main  # noqa: F401 - imported to fail early
+from bench.common import PG_ADMIN_URL, REPO, env, fresh_store, scratch
+
+REPORTS = REPO / "bench" / "reports"
+SIZES = {
+    "smoke": {"intake": (400, 5.0), "pipeline": 300, "backfill": 1000,
+              "backfill_seconds": 30, "contacts": (2000, 2), "lookups": 100, "pops": 20,
+              "profile": 200},
+    "quick": {"intake": (3000, 20.0), "pipeline": 2000, "backfill": 20_000,
+              "backfill_seconds": 45, "contacts": (100_000, 3), "lookups": 1000, "pops": 100,
+              "profile": 1000},
+    "full": {"intake": (20_000, 60.0), "pipeline": 20_000, "backfill": 100_000,
+             "backfill_seconds": 1800, "contacts": (1_000_000, 10), "lookups": 5000,
+             "pops": 500, "profile": 3000},
+}  # fmt: skip
+GOALS = {"intake_ratio": 0.6, "pipeline_per_worker": 2000, "backfill_rps": 5000,
+         "backfill_mb": 500, "lookup_p99_ms": 5, "pop_p99_ms": 50}  # fmt: skip
+ALL = ("intake", "pipeline", "backfill", "context", "pop", "profile")
+
+
+def log(text: str) -> None:
+    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {text}\n")
+    sys.stderr.flush()
+
+
+def machine() -> dict[str, Any]:
+    from sqlalchemy import text
+
+    from hub.store.db import make_engine
+
+    engine = make_engine(PG_ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            server = str(conn.execute(text("SHOW server_version")).scalar())
+    finally:
+        engine.dispose()
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "postgres": server,
+            "sqlite": __import__("sqlite3").sqlite_version}  # fmt: skip
+
+
+def bench_intake(stores: list[str], size: dict[str, Any], folder: Path) -> dict[str, Any]:
+    count, seconds = size["intake"]
+    clients = 8
+    log("intake: no-op Flask baseline")
+    out: dict[str, Any] = {"baseline": intake.noop_baseline(folder, count, seconds, clients)}
+    for store in stores:
+        log(f"intake: hub on {store}")
+        with fresh_store(store, folder) as url:
+            result = intake.hub_intake(url, folder, count, seconds, clients)
+        result["ratio"] = round(result["rps"] / max(out["baseline"]["rps"], 1e-9), 3)
+        out[store] = result
+    out["setup"] = (
+        f"gunicorn gthread, {intake.WORKERS} workers x {intake.THREADS} threads; "
+        f"load: bench/loadgen.py, {clients} keep-alive connections, pre-signed bodies"
+    )
+    return out
+
+
+def bench_pipeline(stores: list[str], size: dict[str, Any], folder: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for store in stores:
+        counts = (1, 2, 4) if store == "postgresql" else (1,)
+        out[store] = []
+        for workers in counts:
+            log(f"pipeline: {store}, {workers} worker(s), {size['pipeline']} events")
+            with fresh_store(store, folder) as url:
+                out[store].append(pipeline.run_workers(url, size["pipeline"], workers))
+    return out
+
+
+def _sandbox(kind: str, contacts: int) -> tuple[subprocess.Popen[str], str, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "bench/sandbox_proc.py", kind, str(contacts)],
+        cwd=REPO, env=env(), stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline().split(" ", 2)
+    if len(line) < 3 or line[0] != "URL":
+        proc.kill()
+        raise RuntimeError(f"{kind} sandbox did not start")
+    return proc, line[1], line[2].strip()
+
+
+def bench_backfill(stores: list[str], size: dict[str, Any], folder: Path,
+                   profile_dir: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    from bench.common import run_json
+
+    out: dict[str, Any] = {}
+    for kind in ("salesforce", "hubspot"):
+        log(f"backfill: seeding the {kind} sandbox with {size['backfill']} contacts")
+        proc, url, facts = _sandbox(kind, size["backfill"])
+        try:
+            for store in stores:
+                log(f"backfill: {kind} -> {store}")
+                with fresh_store(store, folder) as store_url:
+                    profile = "-"
+                    if profile_dir is not None and store == "postgresql":
+                        profile = str(profile_dir / f"backfill-{kind}.prof")
+                    box = str(size["backfill_seconds"])
+                    args = ["bench/backfill.py", kind, store_url, url, facts, profile, box]
+                    out[f"{kind}/{store}"] = run_json(args, timeout=3600)
+        finally:
+            proc.kill()
+            proc.wait()
+    return out
+
+
+def bench_context(stores: list[str], size: dict[str, Any], folder: Path) -> dict[str, Any]:
+    contacts, per = size["contacts"]
+    out: dict[str, Any] = {}
+    for store in stores:
+        log(f"context: loading {contacts} contacts x {per} interactions into {store}")
+        with fresh_store(store, folder) as url:
+            loaded = context.bulk_load(url, contacts, per)
+            log(f"context: {size['lookups']} lookups on {store}")
+            profile = cProfile.Profile()
+            out[store] = {**loaded, **context.lookups(url, contacts, size["lookups"], profile)}
+            out[store]["profile"] = profiles.summarise(profile, top=8)
+    return out
+
+
+def bench_pop(stores: list[str], size: dict[str, Any], folder: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for store in stores:
+        log(f"pop: {size['pops']} webhooks -> pops on {store}")
+        with fresh_store(store, folder) as url:
+            out[store] = context.webhook_to_pop(url, folder, size["pops"])
+    return out
+
+
+def bench_profiles(size: dict[str, Any], folder: Path) -> dict[str, Any]:
+    REPORTS.mkdir(exist_ok=True)
+    out: dict[str, Any] = {}
+    with fresh_store("postgresql", folder) as url:
+        log("profile: pipeline worker on postgresql")
+        out["pipeline"] = profiles.profile_pipeline(url, size["profile"], REPORTS / "pipeline.prof")
+    with fresh_store("postgresql", folder) as url:
+        log("profile: intake app on postgresql")
+        out["intake"] = profiles.profile_intake(url, size["profile"], REPORTS / "intake.prof")
+    return out
+
+
+def write_reports(report: dict[str, Any]) -> str:
+    from bench.report import markdown
+
+    REPORTS.mkdir(exist_ok=True)
+    (REPORTS / "latest.json").write_text(json.dumps(report, indent=2, default=str))
+    text = markdown(report)
+    (REPORTS / "latest.md").write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--full", action="store_true", help="the issue's sizes (long)")
+    parser.add_argument("--size", choices=sorted(SIZES), help="quick (default), full, smoke")
+    parser.add_argument("--only", default=",".join(ALL), help=f"comma list of {ALL}")
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    args = parser.parse_args(argv)
+    size_name = args.size or ("full" if args.full else "quick")
+    size = SIZES[size_name]
+    stores = [s for s in args.stores.split(",") if s]
+    only = set(args.only.split(","))
+    folder = scratch()
+    started = time.perf_counter()
+    report: dict[str, Any] = {"size": size_name, "sizes": size,
+                              "goals": GOALS, "machine": machine(),
+                              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
+    steps = [("intake", lambda: bench_intake(stores, size, folder)),
+             ("pipeline", lambda: bench_pipeline(stores, size, folder)),
+             ("backfill", lambda: bench_backfill(stores, size, folder, REPORTS)),
+             ("context", lambda: bench_context(stores, size, folder)),
+             ("pop", lambda: bench_pop(stores, size, folder)),
+             ("profile", lambda: bench_profiles(size, folder))]  # fmt: skip
+    text = ""
+    for name, step in steps:
+        if name not in only:
+            continue
+        t0 = time.perf_counter()
+        try:
+            report[name] = step()
+        except Exception as exc:  # noqa: BLE001 - one failing benchmark must not hide the rest
+            report[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            log(f"{name} failed: {type(exc).__name__}: {exc}")
+        report.setdefault("timings_s", {})[name] = round(time.perf_counter() - t0, 1)
+        report["total_s"] = round(time.perf_counter() - started, 1)
+        text = write_reports(report)  # after every step: an interrupted run keeps its figures
+    print(text)
+    with contextlib.suppress(OSError):
+        import shutil
+
+        shutil.rmtree(folder)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
