@@ -210,19 +210,7 @@ class StoreContext(ConnectorContext):
         now = utcnow()
         start = _window_start(now, window_seconds)
         with transaction(self._sessions) as session:
-            row = self._lock_row(
-                session,
-                ApiBudget,
-                bucket,
-                bucket=bucket,
-                window_start=start,
-                window_seconds=window_seconds,
-                used=0,
-                limit=limit,
-            )
-            if row.window_start != start:
-                row.window_start, row.used = start, 0
-            row.limit, row.window_seconds = limit, window_seconds
+            row = self._current_window(session, bucket, start, limit, window_seconds)
             if row.used + cost > self._allowance(limit, priority):
                 return (start + timedelta(seconds=window_seconds) - now).total_seconds()
             row.used += cost
@@ -231,19 +219,27 @@ class StoreContext(ConnectorContext):
     def observe_budget(self, bucket: str, *, used: int, limit: int, window_seconds: float) -> None:
         start = _window_start(utcnow(), window_seconds)
         with transaction(self._sessions) as session:
-            row = self._lock_row(
-                session,
-                ApiBudget,
-                bucket,
-                bucket=bucket,
-                window_start=start,
-                window_seconds=window_seconds,
-                used=0,
-                limit=limit,
-            )
-            if row.window_start != start:
-                row.window_start, row.used = start, 0
-            row.used, row.limit = max(row.used, used), limit
+            row = self._current_window(session, bucket, start, limit, window_seconds)
+            row.used = max(row.used, used)
+
+    def _current_window(
+        self, session: Session, bucket: str, start: datetime, limit: int, window_seconds: float
+    ) -> ApiBudget:
+        """The bucket's row under lock, reset when a new window has begun."""
+        row: ApiBudget = self._lock_row(
+            session,
+            ApiBudget,
+            bucket,
+            bucket=bucket,
+            window_start=start,
+            window_seconds=window_seconds,
+            used=0,
+            limit=limit,
+        )
+        if row.window_start != start:
+            row.window_start, row.used = start, 0
+        row.limit, row.window_seconds = limit, window_seconds
+        return row
 
     def contact_context(
         self, object_type: str, external_id: str, *, interactions: int = 10
