@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from hub import leases
-from hub.errors import FatalConnectorError, RetriableError, SkippableError
+from hub.errors import SkippableError
 from hub.plugin import PushTarget
 from hub.runtime import Runtime
 from hub.settings import WorkerSettings
@@ -57,21 +57,10 @@ class DeliveryWorker:
     def _deliver(self, item: _Claimed) -> None:
         target = self._target(item.target)
         error: Exception
-        permanent = False
-        delay = leases.backoff(
-            item.attempts, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds
-        )
         try:
             if target is None:
                 raise SkippableError(f"no push target {item.target!r} is configured")
             ref = target.push({**item.payload, "delivery_id": item.id}, item.key)
-        except SkippableError as exc:
-            error, permanent = exc, True
-        except RetriableError as exc:
-            error = exc
-            delay = exc.retry_after if exc.retry_after is not None else delay
-        except FatalConnectorError as exc:
-            error, delay = exc, self.settings.backoff_max_seconds
         except Exception as exc:  # noqa: BLE001 - a failing push never stops the worker
             error = exc
         else:
@@ -88,6 +77,12 @@ class DeliveryWorker:
                 )
             log.info("outbox.delivered", extra={"delivery_id": item.id, "target": item.target})
             return
+        delay, permanent = leases.retry_plan(
+            error,
+            item.attempts,
+            self.settings.backoff_base_seconds,
+            self.settings.backoff_max_seconds,
+        )
         with transaction(self.runtime.sessions) as session:
             status = leases.retry_or_bury(
                 session,

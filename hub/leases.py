@@ -69,6 +69,24 @@ def backoff(attempts: int, base: float, cap: float) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
 
 
+def retry_plan(exc: Exception, attempts: int, base: float, cap: float) -> tuple[float, bool]:
+    """``(delay, permanent)`` for a failed attempt, by the error taxonomy.
+
+    Skippable: dead now. Fatal (auth, permissions): the longest backoff, since only a
+    person can fix it. Retriable: the vendor's ``retry_after`` when it gave one.
+    Anything else: exponential backoff with jitter.
+    """
+    from hub.errors import FatalConnectorError, RetriableError, SkippableError
+
+    if isinstance(exc, SkippableError):
+        return 0.0, True
+    if isinstance(exc, FatalConnectorError):
+        return cap, False
+    if isinstance(exc, RetriableError) and exc.retry_after is not None:
+        return exc.retry_after, False
+    return backoff(attempts, base, cap), False
+
+
 def retry_or_bury(
     session: Session,
     model: Any,

@@ -20,7 +20,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import inbox, leases
-from hub.errors import FatalConnectorError, RetriableError, SkippableError
 from hub.plugin import Change
 from hub.runtime import Runtime
 from hub.store.db import transaction
@@ -94,16 +93,14 @@ class Worker:
             self._fail_classified(session, item, exc)
 
     def _fail_classified(self, session: Session, item: inbox.Claimed, exc: Exception) -> None:
-        """Skippable: dead now. Fatal: wait the longest backoff. Retriable: honour
-        retry_after. Anything else: exponential backoff."""
-        if isinstance(exc, SkippableError):
-            self._fail(session, item, exc, delay=0, permanent=True)
-        elif isinstance(exc, FatalConnectorError):
-            self._fail(session, item, exc, delay=self.settings.backoff_max_seconds)
-        elif isinstance(exc, RetriableError) and exc.retry_after is not None:
-            self._fail(session, item, exc, delay=exc.retry_after)
-        else:
-            self._fail(session, item, exc, delay=self._delay(item))
+        """Retry or dead-letter by the error taxonomy (:func:`hub.leases.retry_plan`)."""
+        delay, permanent = leases.retry_plan(
+            exc,
+            item.attempts,
+            self.settings.backoff_base_seconds,
+            self.settings.backoff_max_seconds,
+        )
+        self._fail(session, item, exc, delay=delay, permanent=permanent)
 
     def _delay(self, item: inbox.Claimed) -> float:
         return leases.backoff(
