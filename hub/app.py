@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -121,6 +121,13 @@ def _register_errors(app: Flask) -> None:
         if exc.code == 413:
             return problem(413, "payload_too_large", "the body is larger than the configured limit")
         return problem(exc.code or 400, code, exc.description or code)
+
+    @app.errorhandler(DataError)
+    def refused_value(exc: DataError) -> Response:
+        # The store refused a value from the request (a NUL byte, a number out of
+        # range): the request is wrong, and retrying it would never help.
+        log.warning("http.value_refused_by_store", extra={"error_class": type(exc.orig).__name__})
+        return problem(400, "invalid_request", "the request holds a value the store refuses")
 
     @app.errorhandler(DBAPIError)
     def store_error(exc: DBAPIError) -> Response:

@@ -37,8 +37,17 @@ class FlakyCrm(StandardWebhooksConnector):
 
 
 def wait_until(predicate: Any, timeout: float = 20.0) -> None:
+    """Poll ``predicate``; the page refreshes itself, so an element found a moment ago
+    may be gone (stale) when read: that counts as "not yet"."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        try:
+            if predicate():
+                return
+        except (StaleElementReferenceException, NoSuchElementException):
+            pass
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
 
@@ -90,12 +99,19 @@ def test_operator_replays_a_dead_event_from_the_dashboard(make_runtime: Any) -> 
             d.find_element(By.ID, "sign-in").click()
             wait_until(lambda: "night-shift (operator)" in d.page_source)
             d.get(f"{server.url}/admin/inbox?status=dead")
-            row = d.find_element(By.ID, "event-1")
-            assert "dead" in row.text
-            assert "CRM unavailable" in row.text
+
+            def row_text() -> str:
+                return str(d.find_element(By.ID, "event-1").text)
+
+            wait_until(lambda: "dead" in row_text() and "CRM unavailable" in row_text())
             screenshot(d, "dashboard-dead-letter.png")
             FlakyCrm.down = False  # the CRM is back
-            row.find_element(By.CLASS_NAME, "replay").click()
+
+            def click_replay() -> bool:  # re-found each time: the page refreshes itself
+                d.find_element(By.ID, "event-1").find_element(By.CLASS_NAME, "replay").click()
+                return True
+
+            wait_until(click_replay)
             wait_until(lambda: "Replayed 1 event(s)." in d.page_source)
             d.get(f"{server.url}/admin/inbox")
             wait_until(lambda: "pending" in d.find_element(By.ID, "event-1").text)
