@@ -22,15 +22,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, make_msgid
 from urllib.parse import urlencode
 
-Send = Callable[[str, str, bytes, dict[str, str]], tuple[int, bytes, str]]
-
-
-@dataclass(frozen=True)
-class SimResponse:
-    status: int
-    body: bytes
-    content_type: str
-    attempts: int = 1
+from hub.simulate import Send, SimResponse, http_sender
 
 
 @dataclass
@@ -62,13 +54,7 @@ class Email:
         return found
 
 
-def http_send(
-    method: str, url: str, body: bytes, headers: dict[str, str]
-) -> tuple[int, bytes, str]:
-    import requests
-
-    response = requests.request(method, url, data=body, headers=headers, timeout=30)
-    return response.status_code, response.content, response.headers.get("content-type", "")
+http_send = http_sender(timeout=30)  # the providers' generous deadline
 
 
 def multipart(

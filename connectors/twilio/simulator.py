@@ -19,7 +19,6 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -27,30 +26,9 @@ from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 
+from hub.simulate import Send, SimResponse, http_sender
 
-@dataclass(frozen=True)
-class SimResponse:
-    """What the receiver answered (the last attempt when retried)."""
-
-    status: int
-    body: bytes
-    content_type: str
-    attempts: int = 1
-
-
-#: (method, url, body, headers) -> (status, body, content type): a Flask test client
-#: adapter in tests, :func:`http_send` against a running hub.
-Send = Callable[[str, str, bytes, dict[str, str]], tuple[int, bytes, str]]
-
-
-def http_send(
-    method: str, url: str, body: bytes, headers: dict[str, str]
-) -> tuple[int, bytes, str]:
-    """Post over HTTP with Twilio's 15 s total budget."""
-    import requests
-
-    response = requests.request(method, url, data=body, headers=headers, timeout=15)
-    return response.status_code, response.content, response.headers.get("content-type", "")
+http_send = http_sender(timeout=15)  # Twilio's 15 s total budget
 
 
 def new_sid(prefix: str) -> str:

@@ -14,29 +14,13 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-Send = Callable[[str, str, bytes, dict[str, str]], tuple[int, bytes, str]]
+from hub.simulate import Send, SimResponse, http_sender
 
-
-@dataclass(frozen=True)
-class SimResponse:
-    status: int
-    body: bytes
-    content_type: str
-    attempts: int = 1
-
-
-def http_send(
-    method: str, url: str, body: bytes, headers: dict[str, str]
-) -> tuple[int, bytes, str]:
-    import requests
-
-    response = requests.request(method, url, data=body, headers=headers, timeout=20)
-    return response.status_code, response.content, response.headers.get("content-type", "")
+http_send = http_sender(timeout=20)  # Meta's delivery deadline
 
 
 def new_wamid() -> str:

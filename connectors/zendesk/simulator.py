@@ -15,29 +15,15 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-Send = Callable[[str, str, bytes, dict[str, str]], tuple[int, bytes, str]]
+from hub.simulate import Send, SimResponse, http_sender
+
 RETRIED = (409, 429, 503)
 
 
-@dataclass(frozen=True)
-class SimResponse:
-    status: int
-    body: bytes
-    content_type: str
-    attempts: int = 1
-
-
-def http_send(
-    method: str, url: str, body: bytes, headers: dict[str, str]
-) -> tuple[int, bytes, str]:
-    import requests
-
-    response = requests.request(method, url, data=body, headers=headers, timeout=12)
-    return response.status_code, response.content, response.headers.get("content-type", "")
+http_send = http_sender(timeout=12)  # Zendesk's webhook timeout
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
