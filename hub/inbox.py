@@ -133,6 +133,27 @@ def finish(session: Session, event_id: int, worker_id: str, status: str, detail:
     )
 
 
+def finish_many(session: Session, results: Sequence[tuple[int, str, str]], worker_id: str) -> bool:
+    """Mark many events at once, ``(event id, status, detail)`` each; False when this
+    worker no longer holds every lease (the caller rolls the whole batch back)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for event_id, status, detail in results:
+        groups.setdefault((status, detail), []).append(event_id)
+    now = utcnow()
+    return all(
+        leases.finish_rows(
+            session,
+            InboxEvent,
+            ids,
+            worker_id,
+            status=status,
+            processed_at=now,
+            last_error=detail or None,
+        )
+        for (status, detail), ids in groups.items()
+    )
+
+
 def fail(session: Session, event_id: int, worker_id: str, **kwargs: Any) -> str:
     """Retry later with backoff, or dead-letter (see :func:`hub.leases.retry_or_bury`)."""
     return leases.retry_or_bury(

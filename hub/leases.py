@@ -63,6 +63,20 @@ def finish_row(session: Session, model: Any, row_id: int, worker_id: str, **valu
     return bool(result.rowcount)
 
 
+def finish_rows(
+    session: Session, model: Any, row_ids: Sequence[int], worker_id: str, **values: Any
+) -> bool:
+    """:func:`finish_row` for many rows at once; False (nothing changed is kept by the
+    caller's rollback) when the worker lost the lease of any of them."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(model)
+        .where(model.id.in_(list(row_ids)), model.locked_by == worker_id)
+        .values(lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == len(set(row_ids))
+
+
 def backoff(attempts: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: between half and all of ``base * 2**(n-1)``."""
     ceiling = min(cap, base * (2 ** max(attempts - 1, 0)))

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.errors import SkippableError
@@ -35,11 +36,23 @@ from hub.plugin import (
 from hub.pops import PopFanout
 from hub.store import bulk as bulk_store
 from hub.store import records
+from hub.store.batch import InteractionBatch, NewInteraction, Written
+from hub.store.coltypes import utcnow
+from hub.store.models import Pop
 from hub.transforms import TransformContext
 
 log = logging.getLogger(__name__)
 #: Pages with at least this many records use the bulk write path (hub/store/bulk.py).
 BULK_MIN_RECORDS = 20
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """One interpreted event of a worker batch."""
+
+    connector: str
+    changes: Sequence[Change]
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -208,3 +221,161 @@ class Pipeline:
             rules=self.identity,
         )
         return changed
+
+    # -- worker batches -------------------------------------------------------------
+
+    def batchable(self, connector_name: str, changes: Sequence[Change]) -> bool:
+        """Whether :meth:`apply_batch` takes this event: records with a mapping, pop
+        triggers and ignored notes. Deletions and merges (rare, and order-sensitive)
+        go one by one."""
+        if connector_name not in self.connectors:
+            return False
+        for change in changes:
+            if isinstance(change, SourceRecord):
+                if self.mappings.get(connector_name, change.object_type) is None:
+                    return False
+            elif not isinstance(change, PopTrigger | Ignored):
+                return False
+        return True
+
+    def apply_batch(self, session: Session, events: Sequence[BatchEvent]) -> list[Outcome]:
+        """Apply many events in the caller's transaction with a few statements per
+        kind of row instead of a dozen per record: contact records as pages
+        (:mod:`hub.store.bulk`), then new interactions (:mod:`hub.store.batch`), then
+        pop triggers, each step in event order. The store ends as if the events were
+        applied one by one; a pop's context is built after the whole batch is written,
+        so it already shows the batch's other interactions of that customer.
+
+        Every event must be :meth:`batchable`. Raises on any failure; the caller rolls
+        back and applies the events one by one to find the bad one.
+        """
+        session.flush()
+        changed = [0] * len(events)
+        pages: dict[str, list[bulk_store.PageItem]] = {}
+        interactions: list[tuple[int, NewInteraction]] = []
+        triggers: list[tuple[int, PopTrigger]] = []
+        for n, event in enumerate(events):
+            for change in event.changes:
+                if isinstance(change, SourceRecord):
+                    mapping = self.mappings.get(event.connector, change.object_type)
+                    assert mapping is not None  # batchable() checked
+                    mapped = mapping.apply(change.data, self.ctx)
+                    changed[n] += 1
+                    if mapping.target == "contact":
+                        item = bulk_store.PageItem(
+                            change.object_type, change.external_id, mapped, change.updated_at
+                        )
+                        pages.setdefault(event.connector, []).append(item)
+                    else:
+                        ref = f"{change.object_type}:{change.external_id}"
+                        interactions.append(
+                            (n, NewInteraction(event.connector, ref, mapped, change.updated_at))
+                        )
+                elif isinstance(change, PopTrigger):
+                    triggers.append((n, change))
+        for connector, page in pages.items():
+            bulk_store.apply_contact_page(
+                session, connector=connector, items=page, rules=self.identity
+            )
+        written = self._write_interactions(session, [i for _, i in interactions])
+        for n, trigger in triggers:
+            event = events[n]
+            changed[n] += self._batch_pop(session, event, trigger, written)
+        session.flush()
+        outcomes = []
+        for n, event in enumerate(events):
+            reasons = [c.reason for c in event.changes if isinstance(c, Ignored)]
+            if reasons and not changed[n] and len(reasons) == len(event.changes):
+                outcomes.append(Outcome("ignored", detail="; ".join(reasons)))
+            else:
+                outcomes.append(Outcome("done", changed=changed[n]))
+        return outcomes
+
+    def _write_interactions(
+        self, session: Session, items: Sequence[NewInteraction]
+    ) -> dict[tuple[str, str], Written]:
+        """New interactions in runs through the batch path; updates of existing ones
+        (or of one the batch just wrote) one by one at their place."""
+        batch = InteractionBatch(session, self.identity, self.journey_window)
+        existing = batch.existing_refs(items) if items else set()
+        written: dict[tuple[str, str], Written] = {}
+        run: list[NewInteraction] = []
+
+        def flush_run() -> None:
+            for item, row in zip(run, batch.write(run), strict=True):
+                written[(item.connector, item.source_ref)] = row
+            run.clear()
+
+        for item in items:
+            ref = (item.connector, item.source_ref)
+            if ref in existing:
+                flush_run()
+                interaction, _ = records.record_interaction(
+                    session,
+                    connector=item.connector,
+                    source_ref=item.source_ref,
+                    mapped=item.mapped,
+                    updated_at=item.updated_at,
+                    journey_window=self.journey_window,
+                    rules=self.identity,
+                )
+                written[ref] = Written(interaction.id, interaction.contact_id, interaction.channel)
+            else:
+                run.append(item)
+            existing.add(ref)
+        flush_run()
+        return written
+
+    def _batch_pop(
+        self,
+        session: Session,
+        event: BatchEvent,
+        trigger: PopTrigger,
+        written: dict[tuple[str, str], Written],
+    ) -> int:
+        """:func:`hub.store.records.record_pop` for a trigger whose interaction the
+        batch wrote (no query to find it); the others take the one-by-one path."""
+        ref = (
+            (event.connector, f"{trigger.interaction[0]}:{trigger.interaction[1]}")
+            if trigger.interaction
+            else None
+        )
+        row = written.get(ref) if ref else None
+        if row is None:
+            pop = records.record_pop(
+                session,
+                connector=event.connector,
+                trigger=trigger,
+                received_at=event.received_at,
+                rules=self.identity,
+            )
+        else:
+            pop = self._new_pop(session, event, trigger, row)
+        if pop is None:
+            return 0
+        if self.fanout is not None:
+            self.fanout.fan_out(session, pop, data=trigger.data)
+        return 1
+
+    def _new_pop(
+        self, session: Session, event: BatchEvent, trigger: PopTrigger, row: Written
+    ) -> Pop | None:
+        if session.scalar(
+            select(Pop.id).where(Pop.connector == event.connector, Pop.trigger_key == trigger.key)
+        ):
+            return None
+        pop = Pop(
+            connector=event.connector,
+            trigger_key=trigger.key,
+            trigger=trigger.trigger,
+            contact_id=row.contact_id,
+            interaction_id=row.id,
+            channel=trigger.channel or row.channel,
+            agent=trigger.agent,
+            desk=trigger.desk,
+            triggered_at=trigger.triggered_at or utcnow(),
+            received_at=event.received_at or utcnow(),
+        )
+        session.add(pop)
+        session.flush()
+        return pop

@@ -16,15 +16,26 @@ import threading
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from hub import inbox, leases
+from hub.pipeline import BatchEvent
 from hub.plugin import Change
 from hub.runtime import Runtime
 from hub.store.db import transaction
 
 log = logging.getLogger(__name__)
+
+
+class LeaseLostError(RuntimeError):
+    """Another worker took over an event of the batch (our lease ran out)."""
+
+
+def _store_failing(exc: DBAPIError) -> bool:
+    """The database itself is failing (connection lost, server going away), as opposed
+    to refusing one statement (a constraint, a value it cannot store)."""
+    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError | InterfaceError)
 
 
 def default_worker_id() -> str:
@@ -56,10 +67,62 @@ class Worker:
         # transaction, so no database lock is held across network calls.
         interpreted = [(item, self._interpret(item)) for item in claimed]
         with transaction(self.runtime.sessions) as session:
-            for item, result in interpreted:
-                self._apply_one(session, item, result)
+            self._apply_all(session, interpreted)
         log.info("worker.batch_done", extra={"events": len(claimed), "worker": self.worker_id})
         return len(claimed)
+
+    def _apply_all(
+        self,
+        session: Session,
+        interpreted: list[tuple[inbox.Claimed, Sequence[Change] | Exception]],
+    ) -> None:
+        """Consecutive batchable events go through the batch path together; the
+        others (failures, deletions, merges) one by one at their place in the order."""
+        run: list[tuple[inbox.Claimed, Sequence[Change]]] = []
+        for item, result in interpreted:
+            if not isinstance(result, Exception) and self.runtime.pipeline.batchable(
+                item.connector, result
+            ):
+                run.append((item, result))
+                continue
+            self._apply_run(session, run)
+            run = []
+            self._apply_one(session, item, result)
+        self._apply_run(session, run)
+
+    def _apply_run(
+        self, session: Session, run: list[tuple[inbox.Claimed, Sequence[Change]]]
+    ) -> None:
+        """Apply a run of events in one savepoint; if anything in it fails, roll it
+        back and apply its events one by one, so one bad event fails alone."""
+        if len(run) < 2:
+            for item, changes in run:
+                self._apply_one(session, item, changes)
+            return
+        savepoint = session.begin_nested()
+        try:
+            events = [BatchEvent(i.connector, changes, i.received_at) for i, changes in run]
+            outcomes = self.runtime.pipeline.apply_batch(session, events)
+            results = [(i.id, o.status, o.detail) for (i, _), o in zip(run, outcomes, strict=True)]
+            if not inbox.finish_many(session, results, self.worker_id):
+                raise LeaseLostError("a lease of the batch ran out")
+            savepoint.commit()
+            return
+        except DBAPIError as exc:
+            if _store_failing(exc):
+                raise  # abandon the batch; the leases expire and it runs again
+            savepoint.rollback()
+            reason: Exception = exc
+        except Exception as exc:  # noqa: BLE001 - found again, alone, below
+            savepoint.rollback()
+            reason = exc
+        session.expire_all()
+        log.info(
+            "worker.batch_split",
+            extra={"events": len(run), "error_class": type(reason).__name__},
+        )
+        for item, changes in run:
+            self._apply_one(session, item, changes)
 
     def _interpret(self, item: inbox.Claimed) -> Sequence[Change] | Exception:
         try:
