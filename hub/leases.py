@@ -149,10 +149,15 @@ def requeue(session: Session, model: Any, ids: Sequence[int] | None, status: str
 def insert_ignoring_duplicates(
     session: Session, model: Any, rows: list[dict[str, Any]], unique: Sequence[str]
 ) -> list[int]:
-    """Insert rows, skipping those that collide on ``unique``; return the new ids."""
+    """Insert rows, skipping those that collide on ``unique``; return the new ids.
+
+    The rows go as parameters of one cached statement (executemany, which SQLAlchemy
+    batches into multi-row INSERTs), not inlined as VALUES: compiling a statement per
+    row count cost more than the insert itself.
+    """
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
     builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)
-    stmt = builder(model).values(rows).on_conflict_do_nothing(index_elements=list(unique))
-    return [row.id for row in session.execute(stmt.returning(model.id)).all()]
+    stmt = builder(model).on_conflict_do_nothing(index_elements=list(unique))
+    return [row.id for row in session.execute(stmt.returning(model.id), rows).all()]

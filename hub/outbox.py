@@ -40,19 +40,37 @@ def enqueue(
     received_at: datetime | None = None,
 ) -> bool:
     """Queue one push; False when the same (target, key) is already queued or done."""
-    row = {
+    row = push_row(target, idempotency_key, payload, contact_id, received_at)
+    return bool(enqueue_many(session, [row]))
+
+
+def push_row(
+    target: str,
+    idempotency_key: str,
+    payload: Mapping[str, Any],
+    contact_id: str | None = None,
+    received_at: datetime | None = None,
+) -> dict[str, Any]:
+    """One outbox row, for :func:`enqueue_many`."""
+    now = utcnow()
+    return {
         "target": target,
         "idempotency_key": idempotency_key,
         "payload": dict(payload),
         "contact_id": contact_id,
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": utcnow(),
-        "created_at": utcnow(),
+        "next_attempt_at": now,
+        "created_at": now,
         "received_at": received_at,
     }
+
+
+def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Queue many pushes in one statement; those already queued or done are skipped.
+    Returns how many were new."""
     unique = ("target", "idempotency_key")
-    return bool(leases.insert_ignoring_duplicates(session, Delivery, [row], unique))
+    return len(leases.insert_ignoring_duplicates(session, Delivery, list(rows), unique))
 
 
 def replay(session: Session, ids: Sequence[int] | None = None) -> int:

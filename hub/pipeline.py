@@ -13,7 +13,7 @@ if a worker dies half-way. Pull streams (``hub/sync.py``) feed the same
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -278,9 +278,8 @@ class Pipeline:
                 session, connector=connector, items=page, rules=self.identity
             )
         written = self._write_interactions(session, [i for _, i in interactions])
-        for n, trigger in triggers:
-            event = events[n]
-            changed[n] += self._batch_pop(session, event, trigger, written)
+        for n, count in self._write_pops(session, events, triggers, written).items():
+            changed[n] += count
         session.flush()
         outcomes = []
         for n, event in enumerate(events):
@@ -326,56 +325,73 @@ class Pipeline:
         flush_run()
         return written
 
-    def _batch_pop(
+    def _write_pops(
         self,
         session: Session,
-        event: BatchEvent,
-        trigger: PopTrigger,
+        events: Sequence[BatchEvent],
+        triggers: Sequence[tuple[int, PopTrigger]],
         written: dict[tuple[str, str], Written],
-    ) -> int:
-        """:func:`hub.store.records.record_pop` for a trigger whose interaction the
-        batch wrote (no query to find it); the others take the one-by-one path."""
-        ref = (
-            (event.connector, f"{trigger.interaction[0]}:{trigger.interaction[1]}")
-            if trigger.interaction
-            else None
-        )
-        row = written.get(ref) if ref else None
-        if row is None:
-            pop = records.record_pop(
-                session,
-                connector=event.connector,
-                trigger=trigger,
-                received_at=event.received_at,
-                rules=self.identity,
+    ) -> dict[int, int]:
+        """:func:`hub.store.records.record_pop` for the batch's triggers, in order:
+        those whose interaction the batch wrote in one insert, the others one by one;
+        then one fan-out for all of them. Returns the pops recorded per event."""
+        keys: dict[str, list[str]] = {}
+        for n, trigger in triggers:
+            keys.setdefault(events[n].connector, []).append(trigger.key)
+        seen = {
+            (connector, key)
+            for connector, wanted in keys.items()
+            for key in session.scalars(
+                select(Pop.trigger_key).where(
+                    Pop.connector == connector, Pop.trigger_key.in_(wanted)
+                )
             )
-        else:
-            pop = self._new_pop(session, event, trigger, row)
-        if pop is None:
-            return 0
-        if self.fanout is not None:
-            self.fanout.fan_out(session, pop, data=trigger.data)
-        return 1
-
-    def _new_pop(
-        self, session: Session, event: BatchEvent, trigger: PopTrigger, row: Written
-    ) -> Pop | None:
-        if session.scalar(
-            select(Pop.id).where(Pop.connector == event.connector, Pop.trigger_key == trigger.key)
-        ):
-            return None
-        pop = Pop(
-            connector=event.connector,
-            trigger_key=trigger.key,
-            trigger=trigger.trigger,
-            contact_id=row.contact_id,
-            interaction_id=row.id,
-            channel=trigger.channel or row.channel,
-            agent=trigger.agent,
-            desk=trigger.desk,
-            triggered_at=trigger.triggered_at or utcnow(),
-            received_at=event.received_at or utcnow(),
-        )
-        session.add(pop)
+        }
+        recorded: dict[int, int] = {}
+        pops: list[tuple[Pop, Mapping[str, str]]] = []
+        for n, trigger in triggers:
+            event = events[n]
+            if (event.connector, trigger.key) in seen:
+                continue
+            seen.add((event.connector, trigger.key))
+            ref = (
+                (event.connector, f"{trigger.interaction[0]}:{trigger.interaction[1]}")
+                if trigger.interaction
+                else None
+            )
+            row = written.get(ref) if ref else None
+            pop = (
+                _new_pop(event, trigger, row)
+                if row is not None
+                else records.record_pop(
+                    session,
+                    connector=event.connector,
+                    trigger=trigger,
+                    received_at=event.received_at,
+                    rules=self.identity,
+                )
+            )
+            if pop is None:
+                continue
+            session.add(pop)
+            pops.append((pop, trigger.data))
+            recorded[n] = recorded.get(n, 0) + 1
         session.flush()
-        return pop
+        if self.fanout is not None and pops:
+            self.fanout.fan_out_many(session, pops)
+        return recorded
+
+
+def _new_pop(event: BatchEvent, trigger: PopTrigger, row: Written) -> Pop:
+    return Pop(
+        connector=event.connector,
+        trigger_key=trigger.key,
+        trigger=trigger.trigger,
+        contact_id=row.contact_id,
+        interaction_id=row.id,
+        channel=trigger.channel or row.channel,
+        agent=trigger.agent,
+        desk=trigger.desk,
+        triggered_at=trigger.triggered_at or utcnow(),
+        received_at=event.received_at or utcnow(),
+    )

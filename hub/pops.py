@@ -110,16 +110,21 @@ class PopFanout:
         self, session: Session, pop: Pop, data: Mapping[str, str] | None = None
     ) -> Sequence[str]:
         """Queue the pop for each routed target; returns the target names."""
-        targets = route(self.settings.pops, pop)
-        payload = self.payload(session, pop, data)
-        for target in targets:
-            outbox.enqueue(
-                session,
-                target=target,
-                idempotency_key=f"pop-{pop.id}",
-                payload=payload,
-                contact_id=pop.contact_id,
-                received_at=pop.received_at,
-            )
-        pop.status = "queued"
-        return targets
+        return self.fan_out_many(session, [(pop, data)])[0]
+
+    def fan_out_many(
+        self, session: Session, pops: Sequence[tuple[Pop, Mapping[str, str] | None]]
+    ) -> list[list[str]]:
+        """:meth:`fan_out` for many pops (a worker batch), queued in one statement."""
+        rows, routed = [], []
+        for pop, data in pops:
+            targets = route(self.settings.pops, pop)
+            payload = self.payload(session, pop, data)
+            rows += [
+                outbox.push_row(target, f"pop-{pop.id}", payload, pop.contact_id, pop.received_at)
+                for target in targets
+            ]
+            pop.status = "queued"
+            routed.append(targets)
+        outbox.enqueue_many(session, rows)
+        return routed
