@@ -1,6 +1,7 @@
 """Identity resolution: which unified contact a source record or interaction is about,
 and the explainable, reversible merges and candidates between contacts."""
 
+from hub.identity.candidate_queue import score_queued
 from hub.identity.candidates import decide_candidate, list_candidates, refresh_candidates
 from hub.identity.explain import explain
 from hub.identity.merge import list_merges, merge_contacts, unmerge
@@ -19,5 +20,6 @@ __all__ = [
     "merge_contacts",
     "refresh_candidates",
     "resolve_contact",
+    "score_queued",
     "unmerge",
 ]

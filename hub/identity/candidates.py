@@ -33,6 +33,7 @@ from hub.identity.similarity import (
     nickname_variants,
     phone_similarity,
 )
+from hub.leases import insert_ignoring_duplicates
 from hub.store.coltypes import utcnow
 from hub.store.models import Contact, Identifier, MatchCandidate
 
@@ -210,17 +211,30 @@ def _shared(session: Session, profiles: Iterable[Profile]) -> dict[tuple[str, st
     return holders
 
 
+@dataclass(frozen=True)
+class Scored:
+    """What one scoring pass found: the pairs and their scores, the profiles read,
+    the values that were ambiguous, and the pairs a person already rejected."""
+
+    pairs: dict[tuple[str, str], tuple[float, dict[str, Any]]]
+    profiles: dict[str, Profile]
+    ambiguous: frozenset[str]
+    rejected: frozenset[tuple[str, str]]
+
+
 def refresh_candidates(
     session: Session, contact_ids: Sequence[str], rules: IdentityRules = DEFAULT_RULES
-) -> None:
+) -> Scored | None:
     """Re-score the candidates of ``contact_ids`` (call after their fields changed).
 
     Pairs scored: each contact with its name block; every pair of contacts sharing a
     phone or e-mail held by at most K contacts; and, for values held by more, the
     stored candidates among their holders (the value stopped being evidence).
+    The hub calls it from the candidate queue's scorer
+    (hub/identity/candidate_queue.py), never in the write path.
     """
     if not rules.candidates.enabled or not contact_ids:
-        return
+        return None
     session.flush()
     mine = _profiles(session, contact_ids)
     holders = _shared(session, mine.values())
@@ -245,6 +259,8 @@ def refresh_candidates(
         if pair[0] in profiles and pair[1] in profiles
     }
     _store(session, pairs, existing, set(mine), rules.candidates.threshold)
+    rejected = frozenset(p for p, row in existing.items() if row.status == "rejected")
+    return Scored(pairs, profiles, ambiguous, rejected)
 
 
 def _existing(session: Session, ids: set[str]) -> dict[tuple[str, str], MatchCandidate]:
@@ -270,20 +286,22 @@ def _store(
     mine: set[str],
     threshold: float,
 ) -> None:
+    fresh: list[dict[str, Any]] = []
     for pair, (value, reasons) in pairs.items():
         row = existing.get(pair)
         if row is not None and row.status != "open":
             continue
         if value >= threshold:
             if row is None:
-                session.add(
-                    MatchCandidate(
-                        contact_id=pair[0],
-                        candidate_id=pair[1],
-                        score=value,
-                        reasons=reasons,
-                        created_at=utcnow(),
-                    )
+                fresh.append(
+                    {
+                        "contact_id": pair[0],
+                        "candidate_id": pair[1],
+                        "score": value,
+                        "reasons": reasons,
+                        "status": "open",
+                        "created_at": utcnow(),
+                    }
                 )
             elif (row.score, row.reasons) != (value, reasons):
                 row.score, row.reasons = value, reasons
@@ -293,6 +311,9 @@ def _store(
         if pair not in pairs and row.status == "open" and set(pair) & mine:
             session.delete(row)
     session.flush()
+    # Two scorers may find the same new pair at once (each from one of its contacts):
+    # the second insert is a no-op, not an error.
+    insert_ignoring_duplicates(session, MatchCandidate, fresh, ("contact_id", "candidate_id"))
 
 
 def candidates_for(session: Session, contact_id: str, limit: int = 5) -> list[tuple[str, float]]:

@@ -12,6 +12,7 @@ hub:
     limits: {"record:*": 1, "key:*": 1, email: 10}
     block: {email: [info@acme.example], phone: ["+18005550100"]}
     candidates: {threshold: 0.72}
+    auto_merge: {deterministic: true, threshold: 0.9}
 ```
 """
 
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.identity.phones import canonical_phone
 from hub.identity.similarity import name_similarity
@@ -53,6 +54,52 @@ class CandidateRules(BaseModel):
 
     enabled: bool = True
     threshold: float = Field(default=0.72, ge=0.0, le=1.0)
+
+
+class AutoMergeRules(BaseModel):
+    """Merges of two existing contacts made without a person, each recorded with its
+    rule, evidence and score, shown by ``explain`` and undone by ``unmerge``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: One record carries keys of these kinds held by two different contacts (its
+    #: Salesforce id points at one, its e-mail at the other): merge them, unless the
+    #: value is ambiguous, a per-kind limit would break or the name guard refuses.
+    deterministic: bool = True
+    strong_kinds: list[str] = Field(default_factory=lambda: ["record", "key", "email"])
+    #: Probabilistic: the candidate scorer merges a pair scoring at or above this that
+    #: also shares a personal e-mail (never a role address such as info@) and whose
+    #: names agree; below it, down to ``candidates.threshold``, pairs stay candidates.
+    #: None: the scorer never merges.
+    threshold: float | None = Field(default=0.9, ge=0.0, le=1.0)
+    #: Whether those merges obey ``limits`` too (by default two records one source
+    #: keeps apart stay two people, however alike). False lets the scorer merge a
+    #: source's own duplicates (two CRM records of one person sharing an e-mail).
+    respect_limits: bool = True
+    #: Local parts that name a role, not a person: never evidence for a merge.
+    role_addresses: list[str] = Field(
+        default_factory=lambda: [
+            "info", "sales", "support", "contact", "office", "admin", "hello", "team",
+            "billing", "reception", "enquiries", "help", "mail", "accounts", "noreply",
+        ]
+    )  # fmt: skip
+
+    @field_validator("strong_kinds")
+    @classmethod
+    def _known_strong(cls, value: list[str]) -> list[str]:
+        for kind in value:
+            if kind not in ("record", "key", "email", "phone") and not kind.startswith("key:"):
+                raise ValueError(
+                    f"unknown identifier kind {kind!r} (record, key, key:<name>, email, phone)"
+                )
+        return value
+
+    def is_role_email(self, value: str) -> bool:
+        return value.partition("@")[0].lower() in self.role_addresses
+
+    def strong(self, kind: str) -> bool:
+        family = kind.split(":", 1)[0]
+        return kind in self.strong_kinds or family in self.strong_kinds
 
 
 class IdentityRules(BaseModel):
@@ -87,6 +134,7 @@ class IdentityRules(BaseModel):
     name_guard: float | None = Field(default=0.6, ge=0.0, le=1.0)
     guarded_kinds: list[str] = Field(default_factory=lambda: ["email", "phone"])
     candidates: CandidateRules = CandidateRules()
+    auto_merge: AutoMergeRules = AutoMergeRules()
 
     @field_validator("priority")
     @classmethod
@@ -105,6 +153,16 @@ class IdentityRules(BaseModel):
             if limit < 1:
                 raise ValueError(f"limit for {kind!r} must be at least 1")
         return value
+
+    @model_validator(mode="after")
+    def _bands(self) -> IdentityRules:
+        merge_at = self.auto_merge.threshold
+        if merge_at is not None and merge_at < self.candidates.threshold:
+            raise ValueError(
+                f"auto_merge.threshold ({merge_at}) is below candidates.threshold "
+                f"({self.candidates.threshold}): merges must need a higher score"
+            )
+        return self
 
     # ----- derived, computed once per rules object -----------------------------------
 

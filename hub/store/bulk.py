@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.identity.candidates import refresh_candidates
+from hub.identity.automerge import merge_targets
+from hub.identity.candidate_queue import enqueue
 from hub.identity.resolve import lock_identifiers
 from hub.identity.rules import (
     DEFAULT_RULES,
@@ -30,7 +31,7 @@ from hub.identity.rules import (
 from hub.mapping import MappedRecord
 from hub.store.coltypes import utcnow
 from hub.store.models import Contact, Identifier, IdentityLink, SourceRecord, new_contact_id
-from hub.store.records import snapshot_of
+from hub.store.records import snapshot_of, upsert_contact_record
 from hub.store.survivorship import CONTACT_COLUMNS, apply_fields
 
 
@@ -235,7 +236,72 @@ def apply_contact_page(
     items: Sequence[PageItem],
     rules: IdentityRules = DEFAULT_RULES,
 ) -> int:
-    """Upsert a page of contact records; returns how many changed the store."""
+    """Upsert a page of contact records; returns how many changed the store.
+
+    A record whose keys name two existing contacts (a deterministic merge, see
+    hub/identity/automerge.py) is rare: the page is written up to it, that record goes
+    through the per-record path (which merges), and the rest of the page follows."""
+    changed, rest = 0, list(items)
+    while rest:
+        done, stop = _apply_part(session, connector, rest, rules)
+        changed += done
+        if stop is None:
+            break
+        item = rest[stop]
+        session.flush()
+        session.expire_all()  # Core writes above bypassed the ORM's identity map
+        _, merged = upsert_contact_record(
+            session,
+            connector=connector,
+            object_type=item.object_type,
+            external_id=item.external_id,
+            mapped=item.mapped,
+            updated_at=item.updated_at,
+            rules=rules,
+        )
+        session.flush()
+        session.expire_all()
+        changed += merged
+        rest = rest[stop + 1 :]
+    return changed
+
+
+def _needs_merge(page: _Page, contact_id: str, keys: list[tuple[str, str]], item: PageItem) -> bool:
+    """Whether the record's keys name a second contact to merge (the per-record path
+    does merges; see :func:`apply_contact_page`)."""
+    rules = page.rules
+    if not rules.auto_merge.deterministic:
+        return False
+    strong = [k for k in keys if rules.auto_merge.strong(k[0])]
+    if not any(set(page.holders(k)) - {contact_id} for k in strong):
+        return False
+
+    def fields_of(cid: str) -> dict[str, Any]:
+        state = page.contacts.get(cid)
+        return dict(state.columns) if state is not None else {}
+
+    def held_of(cid: str) -> dict[str, set[str]]:
+        state = page.contacts.get(cid)
+        return state.held if state is not None else {}
+
+    return bool(
+        merge_targets(
+            rules,
+            contact_id,
+            strong,
+            item.mapped.fields,
+            holders=page.holders,
+            fields_of=fields_of,
+            held_of=held_of,
+        )
+    )
+
+
+def _apply_part(
+    session: Session, connector: str, items: Sequence[PageItem], rules: IdentityRules
+) -> tuple[int, int | None]:
+    """Apply ``items`` up to the first that needs a merge; returns (changed, its
+    index or None)."""
     page = _Page(session, connector, items, rules)
     page.load_contacts(
         {r.contact_id for r in page.records.values()} | {c for _, _, c in page.triples}
@@ -246,7 +312,8 @@ def apply_contact_page(
     new_identifiers: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
     touched: list[str] = []
-    for item in page.items:
+    stop: int | None = None
+    for position, item in enumerate(page.items):
         keys = page.keys[id(item)]
         state_key = (item.object_type, item.external_id)
         existing = page.records.get(state_key)
@@ -260,6 +327,9 @@ def apply_contact_page(
         snapshot = snapshot_of(item.mapped)
         if existing is None:
             contact_id, matched, ambiguous = _resolve(page, keys, item.mapped.fields)
+            if matched is not None and _needs_merge(page, contact_id, keys, item):
+                stop = position
+                break
             links.append(_link(connector, item, contact_id, matched, ambiguous, now))
             row = {
                 "connector": connector,
@@ -279,6 +349,9 @@ def apply_contact_page(
             record_changed = True
         else:
             contact_id = page.live(existing.contact_id)
+            if _needs_merge(page, contact_id, keys, item):
+                stop = position
+                break
             record_changed = existing.snapshot != snapshot or existing.deleted_at is not None
             existing.snapshot, existing.source_updated_at = snapshot, item.updated_at
             existing.deleted_at = None
@@ -302,26 +375,36 @@ def apply_contact_page(
         }
         if apply_fields(state.columns, state.attributes, state.lineage, item.mapped.fields, origin):
             state.changed = record_changed = True
-        for kind, value in keys:
-            if page.index(kind, value, contact_id):
-                new_identifiers.append(
-                    {
-                        "kind": kind,
-                        "value": value,
-                        "contact_id": contact_id,
-                        "source_connector": connector,
-                        "created_at": now,
-                    }
-                )
-            if rules.limit(kind) is not None:
-                state.held.setdefault(kind, set()).add(value)
+        new_identifiers += _index_keys(page, contact_id, keys, now)
         touched.append(contact_id)
         changed += record_changed
     _write(session, page, now, new_records, updated_records, new_identifiers)
     if links:
         session.execute(insert(IdentityLink), links)
-    refresh_candidates(session, list(dict.fromkeys(touched)), rules)
-    return changed
+    if rules.candidates.enabled:
+        enqueue(session, touched)  # scored later, off the write path
+    return changed, stop
+
+
+def _index_keys(
+    page: _Page, contact_id: str, keys: list[tuple[str, str]], now: datetime
+) -> list[dict[str, Any]]:
+    """Index the record's keys under its contact; returns the identifier rows to insert."""
+    state, rows = page.contacts[contact_id], []
+    for kind, value in keys:
+        if page.index(kind, value, contact_id):
+            rows.append(
+                {
+                    "kind": kind,
+                    "value": value,
+                    "contact_id": contact_id,
+                    "source_connector": page.connector,
+                    "created_at": now,
+                }
+            )
+        if page.rules.limit(kind) is not None:
+            state.held.setdefault(kind, set()).add(value)
+    return rows
 
 
 def _link(

@@ -486,6 +486,25 @@ class IdentityLink(Base):
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CandidateQueueEntry(Base):
+    """A contact whose candidates need scoring again (hub/identity/candidate_queue.py).
+
+    Written in the transaction that changed the contact, one row per contact
+    (``touches`` counts the writes since it was queued); the scorer leases a batch,
+    scores it, and deletes the rows nobody touched again meanwhile."""
+
+    __tablename__ = "candidate_queue"
+    __table_args__ = (Index("ix_candidate_queue_queued_at", "queued_at"),)
+
+    contact_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    touches: Mapped[int] = mapped_column(default=1)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_by: Mapped[str | None] = mapped_column(String(200))
+
+
 # Name indexes for candidate blocking (hub/identity/candidates.py): same last name;
 # same first name with a last name starting with the same letter.
 Index("ix_contacts_last_name", Contact.last_name)

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.identity.candidates import refresh_candidates
+from hub.identity.automerge import merge_on_keys
+from hub.identity.candidate_queue import enqueue
 from hub.identity.merge import merge_contacts
 from hub.identity.resolve import Resolution, attach_identifiers, resolve_contact
 from hub.identity.rules import DEFAULT_RULES, IdentityRules
@@ -73,9 +74,11 @@ def upsert_contact_record(
         return _live(session, record.contact), False  # a stale version: keep the newer
     keys = [(record_kind(connector, object_type), external_id), *mapped.identifiers]
     created = False
+    matched_on: tuple[str, str] | None = None
     if record is None:
         resolution = resolve_contact(session, keys, rules=rules, fields=mapped.fields)
         contact, created = resolution.contact, resolution.created
+        matched_on = resolution.matched_on
         session.add(link_row(connector, object_type, external_id, contact.id, resolution))
         record = SourceRecord(
             connector=connector,
@@ -89,6 +92,20 @@ def upsert_contact_record(
     else:
         contact = _live(session, record.contact)
         changed = record.snapshot != snapshot_of(mapped) or record.deleted_at is not None
+    if not created:
+        # Its keys may name a second contact: one person, merged (recorded, reversible).
+        session.flush()
+        changed |= bool(
+            merge_on_keys(
+                session,
+                contact,
+                rules.usable(keys),
+                mapped.fields,
+                matched_on=matched_on,
+                record=(connector, object_type, external_id),
+                rules=rules,
+            )
+        )
     record.snapshot = snapshot_of(mapped)
     record.source_updated_at = updated_at
     record.deleted_at = None
@@ -113,7 +130,8 @@ def upsert_contact_record(
         session, contact, keys, connector=connector, new_contact=created, rules=rules
     )
     session.flush()
-    refresh_candidates(session, [contact.id], rules)
+    if rules.candidates.enabled:
+        enqueue(session, [contact.id])  # scored later, off the write path
     return contact, changed
 
 

@@ -8,6 +8,7 @@ from helpers.config import TEST_TOKEN as TOKEN
 from helpers.signing import signed
 from sqlalchemy import func, select
 
+from hub.identity.candidate_queue import drain as score_candidates
 from hub.runtime import Runtime
 from hub.worker import Worker
 
@@ -20,10 +21,13 @@ def post(client: Any, payload: Any, connector: str = "events", **kwargs: Any) ->
 
 
 def drain(runtime: Runtime, worker_id: str = "test-worker") -> int:
+    """Process every queued inbox event, then score every contact those events queued
+    for candidates (hub/identity/candidate_queue.py), as a running worker would."""
     worker = Worker(runtime, worker_id=worker_id)
     total = 0
     while n := worker.run_once():
         total += n
+    score_candidates(runtime.sessions, runtime.pipeline.identity, worker_id=worker_id)
     return total
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub.identity.candidate_queue import drain as score_candidates
 from hub.plugin import SourceRecord
 from hub.runtime import Runtime
 from hub.store.db import transaction
@@ -37,8 +38,10 @@ def call(ref: str, phone: str, minutes: int = 5) -> SourceRecord:
 
 
 def apply(runtime: Runtime, *records: Any, connector: str = "events") -> None:
+    """Apply records in one transaction, then score the candidates they queued."""
     with transaction(runtime.sessions) as session:
         runtime.pipeline.apply(session, runtime.connectors[connector], list(records))
+    score_candidates(runtime.sessions, runtime.pipeline.identity)
 
 
 def contact_of(runtime: Runtime, external_id: str) -> str:

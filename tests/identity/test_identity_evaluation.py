@@ -13,6 +13,7 @@ from identity_evalset import records
 from identity_helpers import two_sources
 from sqlalchemy import select
 
+from hub.identity.candidate_queue import drain as score_candidates
 from hub.store.db import transaction
 from hub.store.models import MatchCandidate, SourceRecord
 
@@ -33,6 +34,7 @@ def test_automatic_linking_precision_and_recall(make_runtime: Any) -> None:
                 runtime.pipeline.apply(
                     session, runtime.connectors[source], items[start : start + 100]
                 )
+    score_candidates(runtime.sessions, runtime.pipeline.identity)
     predicted: dict[str, set[str]] = {}
     with runtime.read_sessions() as session:
         contact_of = {}

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from hub.identity.candidate_queue import drain as score_candidates
 from hub.plugin import SourceRecord
 from hub.runtime import Runtime
 from hub.store.db import transaction
@@ -117,12 +118,14 @@ def test_bulk_path_equals_record_by_record(runtime: Runtime) -> None:
         for record in records:
             with transaction(runtime.sessions) as session:
                 runtime.pipeline.apply(session, connector, [record])
+        score_candidates(runtime.sessions, runtime.pipeline.identity)
         one_by_one = snapshot(runtime)
         kinds |= {row[0] for row in one_by_one}
         wipe(runtime)
         for start in range(0, len(records), 50):
             with transaction(runtime.sessions) as session:
                 runtime.pipeline.apply(session, connector, records[start : start + 50])
+        score_candidates(runtime.sessions, runtime.pipeline.identity)
         assert snapshot(runtime) == one_by_one, f"seed {seed}"
         wipe(runtime)
     assert {"link", "candidate"} <= kinds, "the data exercise links and candidates"
