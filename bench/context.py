@@ -1,18 +1,37 @@
-"""Context lookup p99 on a bulk-loaded store, and webhook → pop latency end to end."""
+"""Context-API latency over HTTP, and webhook → pop delivered, on the cached large store
+(bench/dataset.py).
+
+* Lookups: ``threadline web`` (gunicorn, as production serves it) on the store; a
+  client in its own process (``python -m bench.context lookups URL SIZE N``) sends one
+  request at a time on a keep-alive connection, by phone (E.164 and national formats),
+  e-mail (any case) and connector + external id, hits and misses interleaved, random
+  contacts (so the store's pages are read cold as often as a real day's calls do).
+* Pops: a signed ``interaction.started`` for a random known caller, addressed to one
+  agent, posted to the hub; the bench process holds that agent's panel stream
+  (``/agent/stream``, Server-Sent Events) and runs a signed-webhook sink, and records
+  when each receives the pop. SQLite: ``threadline serve`` (one process, as SQLite is
+  deployed); PostgreSQL: ``threadline web`` + ``threadline worker`` (the pop crosses
+  processes through LISTEN/NOTIFY, as on a cluster). On a copy of the cached store.
+"""
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
+import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+from bench import dataset
 from bench.common import (
     REPO,
     SECRET,
@@ -26,151 +45,256 @@ from bench.common import (
 )
 
 SINK_SECRET = "whsec_c2luay1zZWNyZXQtMDEyMzQ1Njc4OWFi"  # noqa: S105 - loopback bench value
+PANEL_SECRET = "bench-panel-secret-0123456789"  # noqa: S105 - loopback bench value
+AGENT = "agent-7"
+WEB_WORKERS, WEB_THREADS = 2, 4
+#: Lookup kinds, asked in turn: (name, expected status).
+KINDS = (
+    ("phone_e164", 200), ("phone_national", 200), ("email", 200), ("record", 200),
+    ("miss_phone", 404), ("miss_email", 404), ("miss_record", 404),
+)  # fmt: skip
 
 
-def phone_of(i: int) -> str:
-    return f"+1415{i:07d}"
-
-
-def _phone_key(phone: str) -> tuple[str, str]:
-    try:
-        from hub.identity.resolve import DEFAULT_RULES
-
-        key = DEFAULT_RULES.normalise("phone", phone)
-        return str(key[0]), str(key[1])
-    except (ImportError, AttributeError):
-        return "phone", phone
-
-
-def bulk_load(url: str, contacts: int, per_contact: int, batch: int = 5000) -> dict[str, Any]:
-    """Contacts, one phone and one e-mail identifier each, one source record each and
-    ``per_contact`` interactions each, inserted in bulk (executemany) for speed."""
-    from hub.store.db import make_engine
-    from hub.store.models import Contact, Identifier, Interaction, SourceRecord
-
-    engine = make_engine(url)
-    started = time.perf_counter()
-    now = datetime.now(UTC)
-    base = now - timedelta(days=365)
-    for start in range(0, contacts, batch):
-        ids = range(start, min(contacts, start + batch))
-        cids = {i: f"ct_{i:09d}" for i in ids}
-        rows_c = [
-            {"id": cids[i], "display_name": f"Person {i}", "first_name": "Person",
-             "last_name": str(i), "attributes": {}, "lineage": {}, "created_at": now,
-             "updated_at": now}
-            for i in ids
-        ]  # fmt: skip
-        rows_i = []
-        for i in ids:
-            kind, value = _phone_key(phone_of(i))
-            rows_i.append({"kind": kind, "value": value, "contact_id": cids[i],
-                           "source_connector": "events", "created_at": now})  # fmt: skip
-            rows_i.append({"kind": "email", "value": f"p{i}@example.com", "contact_id": cids[i],
-                           "source_connector": "events", "created_at": now})  # fmt: skip
-        rows_s = [
-            {"connector": "events", "object_type": "contact", "external_id": f"c-{i}",
-             "contact_id": cids[i], "source_updated_at": now, "snapshot": {"id": f"c-{i}"},
-             "created_at": now, "updated_at": now}
-            for i in ids
-        ]  # fmt: skip
-        rows_x = [
-            {"contact_id": cids[i], "connector": "events", "source_ref": f"call:{i}-{k}",
-             "channel": "voice", "direction": "inbound",
-             "occurred_at": base + timedelta(minutes=i % 500_000 + k * 997),
-             "status": "completed", "summary": "Billing question", "agent": "agent-7",
-             "data": {}, "channel_switch": False, "created_at": now, "updated_at": now}
-            for i in ids
-            for k in range(per_contact)
-        ]  # fmt: skip
-        with engine.begin() as conn:
-            conn.execute(Contact.__table__.insert(), rows_c)
-            conn.execute(Identifier.__table__.insert(), rows_i)
-            conn.execute(SourceRecord.__table__.insert(), rows_s)
-            if rows_x:
-                conn.execute(Interaction.__table__.insert(), rows_x)
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            from sqlalchemy import text
-
-            conn.execute(text("ANALYZE"))
-    engine.dispose()
+def _stats(values: list[float]) -> dict[str, Any]:
     return {
-        "contacts": contacts,
-        "interactions": contacts * per_contact,
-        "load_seconds": round(time.perf_counter() - started, 1),
+        "n": len(values),
+        "p50_ms": round(percentile(values, 50), 2),
+        "p95_ms": round(percentile(values, 95), 2),
+        "p99_ms": round(percentile(values, 99), 2),
+        "max_ms": round(max(values), 2) if values else None,
     }
 
 
-def lookups(url: str, contacts: int, samples: int, profile: Any = None) -> dict[str, Any]:
-    """``GET /api/v1/context?phone=…`` through the app (WSGI, in process), by random
-    known numbers in several formats; server-side latency without the network."""
-    from hub.app import create_app
-    from hub.runtime import Runtime
-    from hub.settings import settings_from_dict
-
-    runtime = Runtime.build(settings_from_dict(hub_config(url), env={}))
-    client = create_app(runtime=runtime).test_client()
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    rng = random.Random(7)
-    latencies, misses = [], 0
-    for n in range(samples + 50):
+def known_contact(rng: random.Random, contacts: int, need: Callable[[int], bool]) -> int:
+    """A random live contact (not a merged shell) with what ``need`` asks for."""
+    while True:
         i = rng.randrange(contacts)
-        digits = f"{i:07d}"
-        phone = [phone_of(i), f"(415) {digits[:3]}-{digits[3:]}"][n % 2]
+        if not dataset.is_merged(i) and need(i):
+            return i
+
+
+def lookup_query(kind: str, i: int, rng: random.Random) -> dict[str, str]:
+    phone = dataset.phone_of(dataset.phone_holder(i))
+    digits = phone[-10:]
+    if kind == "phone_e164":
+        return {"phone": phone}
+    if kind == "phone_national":
+        area, exchange, line = digits[:3], digits[3:6], digits[6:]
+        forms = [f"({area}) {exchange}-{line}", f"{area}.{exchange}.{line}",
+                 f"+1 {area} {exchange} {line}", f"1{digits}"]  # fmt: skip
+        return {"phone": forms[rng.randrange(len(forms))]}
+    if kind == "email":
+        return {"email": [f"p{i}@example.com", f"P{i}@Example.COM"][rng.randrange(2)]}
+    if kind == "record":
+        if i % 3 == 0 and rng.random() < 0.5:
+            return {"connector": "salesforce", "object_type": "Contact", "id": f"003{i:015d}"}
+        return {"connector": "events", "object_type": "contact", "id": f"c-{i}"}
+    if kind == "miss_phone":
+        return {"phone": f"+1628{i:07d}"}
+    if kind == "miss_email":
+        return {"email": f"nobody{i}@example.org"}
+    return {"connector": "events", "object_type": "contact", "id": f"missing-{i}"}
+
+
+def _needs(kind: str) -> Callable[[int], bool]:
+    if kind.startswith("phone"):
+        return dataset.has_phone
+    if kind == "email":
+        return dataset.has_email
+    return lambda i: True
+
+
+def lookup_client(base: str, contacts: int, samples: int, warmup: int) -> dict[str, Any]:
+    """One request at a time on a keep-alive connection; latency per lookup kind."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    rng = random.Random(11)
+    per_kind: dict[str, list[float]] = {k: [] for k, _ in KINDS}
+    wrong: dict[str, int] = {}
+    for n in range(warmup + samples):
+        kind, expected = KINDS[n % len(KINDS)]
+        i = known_contact(rng, contacts, _needs(kind))
+        path = "/api/v1/context?" + urlencode(lookup_query(kind, i, rng))
         started = time.perf_counter()
-        if profile is not None and n >= 50:
-            profile.enable()
-        answer = client.get("/api/v1/context", query_string={"phone": phone}, headers=auth)
-        if profile is not None:
-            profile.disable()
-        elapsed = time.perf_counter() - started
-        if answer.status_code != 200:
-            misses += 1
-        if n >= 50:  # warm-up first
-            latencies.append(elapsed * 1000)
-    runtime.close()
+        conn.request("GET", path, headers=headers)
+        answer = conn.getresponse()
+        body = answer.read()
+        elapsed = (time.perf_counter() - started) * 1000
+        ok = answer.status == expected
+        if ok and expected == 200:  # the right person, with their timeline
+            found = json.loads(body)
+            ok = bool(found["interactions"]) and found["contact"]["last_name"] in (
+                f"Person{i}",
+                f"Person{i - 1}",  # a shared switchboard number may show its other holder
+            )
+        if not ok:
+            wrong[kind] = wrong.get(kind, 0) + 1
+        if n >= warmup:
+            per_kind[kind].append(elapsed)
+    conn.close()
+    everything = [v for values in per_kind.values() for v in values]
     return {
-        "samples": samples,
-        "misses": misses,
-        "p50_ms": round(percentile(latencies, 50), 2),
-        "p99_ms": round(percentile(latencies, 99), 2),
-        "max_ms": round(max(latencies), 2),
+        "all": _stats(everything),
+        "kinds": {k: _stats(v) for k, v in per_kind.items()},
+        "wrong": wrong,
     }
 
 
-class _Sink:
-    """A local pop receiver: records when each pop arrives."""
+def _serve(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, cwd=REPO, env=env(), stdout=out, stderr=subprocess.STDOUT)
+    wait_http(f"http://127.0.0.1:{port}/healthz", 120, proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def lookups(url: str, contacts: int, samples: int, folder: Path) -> dict[str, Any]:
+    """``threadline web`` on the store, the client in its own process."""
+    port = free_port()
+    config = write_config(hub_config(url), folder)
+    command = [sys.executable, "-m", "hub.cli", "--config", str(config), "web", "--port",
+               str(port), "--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS)]  # fmt: skip
+    proc = _serve(command, port, folder / "context-web.log")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.context", "lookups", f"http://127.0.0.1:{port}",
+             str(contacts), str(samples)],
+            cwd=REPO, env=env(), capture_output=True, timeout=3600, check=False,
+        )  # fmt: skip
+    finally:
+        _stop(proc)
+    lines = done.stdout.decode().strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"lookup client failed: {done.stderr.decode()[-1500:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["setup"] = (
+        f"threadline web (gunicorn gthread, {WEB_WORKERS} workers x {WEB_THREADS} threads); "
+        "client in its own process, one request at a time, keep-alive"
+    )
+    return result
+
+
+# -- webhook → pop -----------------------------------------------------------------------
+
+
+class _Arrivals:
+    """When each pop arrived, and which call it was about."""
 
     def __init__(self) -> None:
+        self.arrivals: list[tuple[float, str | None]] = []
+        self.cond = threading.Condition()
+
+    def add(self, at: float, call: str | None) -> None:
+        with self.cond:
+            self.arrivals.append((at, call))
+            self.cond.notify_all()
+
+    def wait_beyond(self, count: int, timeout: float) -> tuple[float, str | None] | None:
+        """The arrival after the first ``count``, once there is one (None: timed out)."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.arrivals) > count, timeout):
+                return None
+            return self.arrivals[count]
+
+
+class _Sink(_Arrivals):
+    """A local pop receiver: records when each pop arrives and which call it carries."""
+
+    def __init__(self) -> None:
+        super().__init__()
         from flask import Flask, request
 
         from hub.sandbox_server import run_in_thread
 
-        self.arrivals: list[float] = []
-        self.cond = threading.Condition()
         app = Flask("sink")
 
         @app.post("/pops")
         def receive() -> tuple[str, int]:
             at = time.perf_counter()
-            request.get_data()
-            with self.cond:
-                self.arrivals.append(at)
-                self.cond.notify_all()
+            body = json.loads(request.get_data())
+            self.add(at, _call_of(body.get("data") or {}))
             return "", 204
 
         self.server = run_in_thread(app)
         self.url = f"{self.server.url}/pops"
 
 
-def webhook_to_pop(url: str, folder: Path, samples: int) -> dict[str, Any]:
-    """Signed ``interaction.started`` posted to ``threadline serve``; the pop arrives at
-    a signed-webhook sink. Latency: sending the webhook → the pop received."""
-    import logging
+class _PanelStream(_Arrivals):
+    """An agent's panel: the Server-Sent Events stream, read in a thread."""
 
-    import requests
+    def __init__(self, base: str) -> None:
+        from hub.panel.links import agent_token
+
+        super().__init__()
+        self.ready = threading.Event()
+        query = urlencode({"agent": AGENT, "token": agent_token(PANEL_SECRET, AGENT)})
+        host, port = base.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=None)
+        self.conn.request("GET", f"/agent/stream?{query}")
+        self.response = self.conn.getresponse()
+        if self.response.status != 200:
+            raise RuntimeError(f"panel stream answered {self.response.status}")
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        data = ""
+        while True:
+            try:
+                line = self.response.readline()
+            except (OSError, ValueError, AttributeError):  # closed under the reader
+                return
+            if not line:
+                return
+            text = line.decode().rstrip("\n")
+            if text.startswith("retry:"):
+                self.ready.set()
+            elif text.startswith("data: "):
+                data = text[6:]
+            elif text == "" and data:
+                self.add(time.perf_counter(), _call_of(json.loads(data)))
+                data = ""
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _call_of(payload: dict[str, Any]) -> str | None:
+    """The call a pop is about: its newest interaction's reference."""
+    recent = payload.get("interactions") or []
+    return str(recent[0]["source"]["ref"]) if recent else None
+
+
+def _signed(call: str, phone: str) -> tuple[str, dict[str, str]]:
     from standardwebhooks.webhooks import Webhook
+
+    body = json.dumps(
+        {"type": "interaction.started", "timestamp": datetime.now(UTC).isoformat(),
+         "data": {"id": call, "channel": "voice", "direction": "inbound",
+                  "occurred_at": datetime.now(UTC).isoformat(), "status": "ringing",
+                  "agent": AGENT, "contact": {"phone": phone}}}
+    )  # fmt: skip
+    now, msg_id = datetime.now(UTC), f"msg_{uuid.uuid4().hex}"
+    headers = {"content-type": "application/json", "webhook-id": msg_id,
+               "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": Webhook(SECRET).sign(msg_id, now, body)}  # fmt: skip
+    return body, headers
+
+
+def webhook_to_pop(
+    url: str, store: str, contacts: int, samples: int, folder: Path, warmup: int = 10
+) -> dict[str, Any]:
+    """Webhook sent → pop at the panel stream and at the webhook sink, per target."""
+    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     sink = _Sink()
@@ -178,57 +302,125 @@ def webhook_to_pop(url: str, folder: Path, samples: int) -> dict[str, Any]:
     config = hub_config(
         url,
         pops={
-            "default_targets": ["webhook:sink"],
-            "webhooks": [
-                {
-                    "name": "sink",
-                    "url": sink.url,
-                    "secret": SINK_SECRET,
-                    "allow_cidrs": ["127.0.0.0/8"],
-                }
-            ],
+            "default_targets": ["panel", "webhook:sink"],
+            "panel_secret": PANEL_SECRET,
+            "webhooks": [{"name": "sink", "url": sink.url, "secret": SINK_SECRET,
+                          "allow_cidrs": ["127.0.0.0/8"]}],
         },
-    )
+    )  # fmt: skip
     path = write_config(config, folder)
-    with (folder / "serve.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "--config", str(path), "serve", "--port", str(port)],
-            cwd=REPO, env=env(), stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    latencies, lost = [], 0
+    cli = [sys.executable, "-m", "hub.cli", "--config", str(path)]
+    procs: list[subprocess.Popen[bytes]] = []
+    if store == "sqlite":
+        procs.append(_serve([*cli, "serve", "--port", str(port)], port, folder / "pop.log"))
+        setup = "threadline serve (web + worker in one process)"
+    else:
+        with (folder / "pop-worker.log").open("ab") as out:
+            procs.append(subprocess.Popen([*cli, "worker"], cwd=REPO, env=env(), stdout=out,
+                                          stderr=subprocess.STDOUT))  # fmt: skip
+        web = [*cli, "web", "--port", str(port), "--workers", "1", "--threads", "8"]
+        procs.append(_serve(web, port, folder / "pop-web.log"))
+        setup = "threadline web (1 worker x 8 threads) + threadline worker; panel via NOTIFY"
+    base = f"http://127.0.0.1:{port}"
+    rng = random.Random(5)
+    latencies: dict[str, list[float]] = {"panel": [], "webhook": []}
+    lost = {"panel": 0, "webhook": 0}
+    wrong = 0
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
-        session, signer = requests.Session(), Webhook(SECRET)
-        for n in range(samples + 10):
-            call = f"call-{uuid.uuid4().hex[:10]}"
-            body = json.dumps(
-                {"type": "interaction.started", "timestamp": "2026-11-01T10:05:00Z",
-                 "data": {"id": call, "channel": "voice", "direction": "inbound",
-                          "occurred_at": datetime.now(UTC).isoformat(), "status": "ringing",
-                          "agent": "agent-7", "contact": {"phone": phone_of(n % 1000)}}}
-            )  # fmt: skip
-            now, msg_id = datetime.now(UTC), f"msg_{uuid.uuid4().hex}"
-            headers = {"content-type": "application/json", "webhook-id": msg_id,
-                       "webhook-timestamp": str(int(now.timestamp())),
-                       "webhook-signature": signer.sign(msg_id, now, body)}  # fmt: skip
+        panel = _PanelStream(base)
+        panel.ready.wait(30)
+        time.sleep(1.0)  # PostgreSQL: the web process's LISTEN is in place
+        poster = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for n in range(warmup + samples):
+            i = known_contact(rng, contacts, dataset.has_phone)
+            call = f"call-{uuid.uuid4().hex[:12]}"
+            body, headers = _signed(call, dataset.phone_of(dataset.phone_holder(i)))
+            seen = {"panel": len(panel.arrivals), "webhook": len(sink.arrivals)}
             sent = time.perf_counter()
-            session.post(f"http://127.0.0.1:{port}/webhooks/events", data=body, headers=headers,
-                         timeout=10).raise_for_status()  # fmt: skip
-            with sink.cond:  # one webhook at a time: the next pop is this one's
-                if not sink.cond.wait_for(lambda n=n, lost=lost: len(sink.arrivals) > n - lost, 10):
-                    lost += 1
+            poster.request("POST", "/webhooks/events", body=body.encode(), headers=headers)
+            answer = poster.getresponse()
+            answer.read()
+            if answer.status >= 300:
+                raise RuntimeError(f"the hub answered {answer.status} to a webhook")
+            for name, receiver in (("panel", panel), ("webhook", sink)):
+                arrived = receiver.wait_beyond(seen[name], 10.0)
+                if arrived is None:  # one webhook at a time: the next pop is this one's
+                    lost[name] += 1
                     continue
-                at = sink.arrivals[n - lost]
-            if n >= 10:
-                latencies.append((at - sent) * 1000)
+                at, got = arrived
+                wrong += got != call
+                if n >= warmup:
+                    latencies[name].append((at - sent) * 1000)
+        poster.close()
+        panel.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        for proc in reversed(procs):
+            _stop(proc)
         sink.server.stop()
     return {
-        "samples": len(latencies),
-        "lost": lost,
-        "p50_ms": round(percentile(latencies, 50), 2),
-        "p99_ms": round(percentile(latencies, 99), 2),
-        "max_ms": round(max(latencies), 2) if latencies else None,
+        "setup": setup,
+        "targets": {name: {**_stats(v), "lost": lost[name]} for name, v in latencies.items()},
+        "wrong_call": wrong,
+        "stages": _stages(url, warmup),
     }
+
+
+def _stages(url: str, warmup: int) -> dict[str, Any]:
+    """Where the time went, from the outbox's own clocks: webhook received → pop queued
+    (intake, the worker's claim and the pipeline transaction, context included) and
+    queued → delivered (the outbox's claim, the push, its bookkeeping)."""
+    from sqlalchemy import select
+
+    from hub.store.db import make_engine
+    from hub.store.models import Delivery
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    Delivery.target, Delivery.received_at, Delivery.created_at,
+                    Delivery.delivered_at,
+                ).order_by(Delivery.id)
+            ).all()  # fmt: skip
+    finally:
+        engine.dispose()
+    out: dict[str, Any] = {}
+    for target in sorted({r.target for r in rows}):
+        mine = [r for r in rows if r.target == target][warmup:]
+        queued = [(r.created_at - r.received_at).total_seconds() * 1000 for r in mine
+                  if r.received_at is not None]  # fmt: skip
+        pushed = [(r.delivered_at - r.created_at).total_seconds() * 1000 for r in mine
+                  if r.delivered_at is not None]  # fmt: skip
+        out[target] = {"received_to_queued": _stats(queued), "queued_to_delivered": _stats(pushed)}
+    return out
+
+
+def run(
+    store: str, contacts: int, per: int, lookups_n: int, pops_n: int, folder: Path,
+    log: Callable[[str], None],
+) -> dict[str, Any]:  # fmt: skip
+    """Both measurements on one store; builds (or reuses) the dataset first."""
+    started = time.perf_counter()
+    data = dataset.ensure(store, contacts, per, log)
+    out: dict[str, Any] = {
+        "dataset": {k: data.get(k) for k in ("rows", "load_seconds", "rows_seconds",
+                                              "index_seconds", "size_mb", "cached")},
+        "contacts": contacts,
+        "interactions": (data.get("rows") or {}).get("interactions"),
+        "ready_seconds": round(time.perf_counter() - started, 1),
+    }  # fmt: skip
+    log(f"context: {lookups_n} lookups over HTTP on {store}")
+    out["lookups"] = lookups(data["url"], contacts, lookups_n, folder)
+    log(f"pop: copying the {store} store, then {pops_n} webhooks -> pops")
+    copy_url, drop = dataset.working_copy(store, data["url"], folder)
+    try:
+        out["pops"] = webhook_to_pop(copy_url, store, contacts, pops_n, folder)
+    finally:
+        drop()
+    return out
+
+
+if __name__ == "__main__":  # python -m bench.context lookups BASE CONTACTS SAMPLES
+    base, contacts_arg, samples_arg = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    print(json.dumps(lookup_client(base, contacts_arg, samples_arg, warmup=200)))

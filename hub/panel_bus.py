@@ -29,9 +29,14 @@ class LocalBus:
         self._subscribers: dict[str, set[queue.Queue[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
 
-    def subscribe(self, audience: str) -> queue.Queue[dict[str, Any]]:
+    def subscribe(
+        self, audience: str, inbox: queue.Queue[dict[str, Any]] | None = None
+    ) -> queue.Queue[dict[str, Any]]:
+        """A queue receiving ``audience``'s pops; pass ``inbox`` to have several
+        audiences (an agent and everyone) arrive in one queue, in order."""
         self.start()  # the first panel viewer makes this process listen
-        inbox: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=100)
+        if inbox is None:
+            inbox = queue.Queue(maxsize=100)
         with self._lock:
             self._subscribers.setdefault(audience, set()).add(inbox)
         return inbox

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hub import outbox
-from hub.customer_context import Match, build_context, live_contact
+from hub.customer_context import Match, context_for_contact
 from hub.errors import ConfigError, ConfigIssue
 from hub.panel_bus import LocalBus
 from hub.plugin import Connector, PushTarget
@@ -81,8 +81,18 @@ class PopFanout:
             "desk": pop.desk,
             "triggered_at": pop.triggered_at.isoformat(),
         }
-        contact = live_contact(session, pop.contact_id) if pop.contact_id else None
-        if contact is None:
+        context = (
+            context_for_contact(
+                session,
+                pop.contact_id,
+                connectors=self.connectors,
+                match=Match(matched_on=None, confidence=1.0),
+                vip_tiers=self.settings.hub.vip_tiers,
+            )
+            if pop.contact_id
+            else None
+        )
+        if context is None:
             return {
                 "pop_id": pop.id,
                 "trigger": trigger,
@@ -92,13 +102,6 @@ class PopFanout:
                 "recent_interactions": [],
                 "open_items": [],
             }
-        context = build_context(
-            session,
-            contact,
-            connectors=self.connectors,
-            match=Match(matched_on=None, confidence=1.0),
-            vip_tiers=self.settings.hub.vip_tiers,
-        )
         return {
             "pop_id": pop.id,
             "trigger": trigger,

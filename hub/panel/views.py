@@ -49,11 +49,16 @@ def _recent(runtime: Runtime, agent: str) -> list[dict[str, Any]]:
     """The agent's last pops, so a panel opened late still shows the current caller."""
     with runtime.read_sessions() as session:
         rows = session.scalars(
-            select(Delivery).where(Delivery.target == "panel")
-            .order_by(Delivery.id.desc()).limit(200)
+            select(Delivery)
+            .where(Delivery.target == "panel")
+            .order_by(Delivery.id.desc())
+            .limit(200)
         )
-        mine = [{**row.payload, "delivery_id": row.id} for row in rows
-                if audience_of(row.payload) in (f"agent:{agent}", "all")]
+        mine = [
+            {**row.payload, "delivery_id": row.id}
+            for row in rows
+            if audience_of(row.payload) in (f"agent:{agent}", "all")
+        ]
     return list(reversed(mine[:RECENT_POPS]))
 
 
@@ -61,25 +66,25 @@ def _events(runtime: Runtime, agent: str) -> Iterator[str]:
     """The stream's body; runs after the request context is gone, so it gets the
     runtime as an argument rather than from ``current_app``."""
     bus = runtime.bus
-    inboxes = [(audience, bus.subscribe(audience)) for audience in (f"agent:{agent}", "all")]
+    audiences = (f"agent:{agent}", "all")
+    # One queue for both audiences: waiting on each in turn would hold a pop for one
+    # while blocked on the other (up to the keep-alive interval).
+    inbox: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=100)
+    for audience in audiences:
+        bus.subscribe(audience, inbox)
     try:
         yield "retry: 2000\n\n"
         for message in _recent(runtime, agent):
             yield f"event: pop\ndata: {json.dumps(message, default=str)}\n\n"
         while True:
-            got = None
-            for _, inbox in inboxes:
-                try:
-                    got = inbox.get(timeout=KEEPALIVE_SECONDS / len(inboxes))
-                    break
-                except queue.Empty:
-                    continue
-            if got is None:
+            try:
+                got = inbox.get(timeout=KEEPALIVE_SECONDS)
+            except queue.Empty:
                 yield ": keep-alive\n\n"
-            else:
-                yield f"event: pop\ndata: {json.dumps(got, default=str)}\n\n"
+                continue
+            yield f"event: pop\ndata: {json.dumps(got, default=str)}\n\n"
     finally:
-        for audience, inbox in inboxes:
+        for audience in audiences:
             bus.unsubscribe(audience, inbox)
 
 
@@ -120,27 +125,50 @@ def decide_match() -> Response:
         pop = session.get(Pop, body["pop_id"])
         if pop is None or session.get(Contact, contact_id) is None:
             return problem(404, "not_found", "no such pop or contact")
-        details: dict[str, Any] = {"pop_id": pop.id, "candidate": contact_id,
-                                   "previous_contact": pop.contact_id}
-        stored = (find_candidate(session, pop.contact_id, contact_id)
-                  if pop.contact_id and pop.contact_id != contact_id else None)
+        details: dict[str, Any] = {
+            "pop_id": pop.id,
+            "candidate": contact_id,
+            "previous_contact": pop.contact_id,
+        }
+        stored = (
+            find_candidate(session, pop.contact_id, contact_id)
+            if pop.contact_id and pop.contact_id != contact_id
+            else None
+        )
         if stored is not None:
-            details.update(decide_candidate(session, pop.contact_id or "", contact_id,
-                                            confirm=decision == "confirm", actor=actor,
-                                            survivor=contact_id))
+            details.update(
+                decide_candidate(
+                    session,
+                    pop.contact_id or "",
+                    contact_id,
+                    confirm=decision == "confirm",
+                    actor=actor,
+                    survivor=contact_id,
+                )
+            )
         elif decision == "confirm" and pop.contact_id != contact_id:
-            interaction = (session.get(Interaction, pop.interaction_id)
-                           if pop.interaction_id is not None else None)
+            interaction = (
+                session.get(Interaction, pop.interaction_id)
+                if pop.interaction_id is not None
+                else None
+            )
             if interaction is not None:
                 details["interaction_id"] = interaction.id
             merge = move_interactions(
-                session, [interaction.id] if interaction else [], [pop.id],
-                from_contact=pop.contact_id or contact_id, to_contact=contact_id,
-                rule="agent_confirmed", actor=actor,
+                session,
+                [interaction.id] if interaction else [],
+                [pop.id],
+                from_contact=pop.contact_id or contact_id,
+                to_contact=contact_id,
+                rule="agent_confirmed",
+                actor=actor,
                 evidence=[{"kind": "pop", "value": str(pop.id)}],
             )
             details["merge_id"] = merge.id
             session.refresh(pop)
-        session.add(AuditEntry(actor=actor, action=f"match.{decision}ed",
-                               subject=contact_id, details=details))
+        session.add(
+            AuditEntry(
+                actor=actor, action=f"match.{decision}ed", subject=contact_id, details=details
+            )
+        )
     return Response(json.dumps({"ok": True, "decision": decision}), mimetype="application/json")

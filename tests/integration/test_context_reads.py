@@ -1,0 +1,157 @@
+"""Given the hand-written context reads (hub/customer_context.py), when a caller is
+found through a merged contact, has a long timeline or is popped to a panel, then the
+answer is the same one the ORM reads gave, in a bounded number of statements."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from helpers.flow import AUTH, drain, post
+from helpers.signing import contact_event, interaction_event
+from sqlalchemy import event, select
+
+from hub.app import create_app
+from hub.customer_context import RECENT
+from hub.identity.merge import merge_contacts
+from hub.panel.links import agent_token
+from hub.pops import PopFanout
+from hub.runtime import Runtime
+from hub.store.db import transaction
+from hub.store.models import Identifier, Pop, SourceRecord
+
+SECRET = "panel-secret-0123456789abcdef"
+
+
+def contact_of(runtime: Runtime, external_id: str) -> str:
+    with runtime.read_sessions() as session:
+        return str(
+            session.scalar(
+                select(SourceRecord.contact_id).where(SourceRecord.external_id == external_id)
+            )
+        )
+
+
+def two_merged_people(client: Any, runtime: Runtime) -> tuple[str, str]:
+    """Ada (c-1) survives; Grace (c-2) was merged into her but still holds an e-mail."""
+    post(client, contact_event("c-1"))
+    post(
+        client,
+        contact_event(
+            "c-2", first_name="Grace", emails=["grace@example.com"], phones=["+44 20 7946 0000"]
+        ),
+    )
+    drain(runtime)
+    ada, grace = contact_of(runtime, "c-1"), contact_of(runtime, "c-2")
+    with transaction(runtime.sessions) as session:
+        merge_contacts(session, ada, grace, rule="admin", actor="test")
+        # An identifier still filed under the merged contact (as rows written before
+        # the merge by another process would be): lookups follow it to the survivor.
+        session.add(Identifier(kind="email", value="old-grace@example.com", contact_id=grace))
+    return ada, grace
+
+
+def test_lookup_through_a_merged_contact_shows_the_survivor(
+    client: Any, runtime: Runtime
+) -> None:
+    ada, _ = two_merged_people(client, runtime)
+    response = client.get("/api/v1/context?email=Old-Grace@Example.com", headers=AUTH)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["contact"]["id"] == ada
+    assert body["match"] == {
+        "confidence": 1.0,
+        "matched_on": {"kind": "email", "value": "old-grace@example.com"},
+        "candidates": [],
+    }
+    by_phone = client.get("/api/v1/context?phone=+44 20 7946 0000", headers=AUTH).get_json()
+    assert by_phone["contact"]["id"] == ada
+
+
+def test_pop_for_a_merged_contact_carries_the_survivors_context(
+    client: Any, runtime: Runtime
+) -> None:
+    ada, grace = two_merged_people(client, runtime)
+    fanout = PopFanout(runtime.settings, runtime.connectors)
+    with transaction(runtime.sessions) as session:
+        pop = Pop(connector="events", trigger_key="t-1", trigger="test", contact_id=grace)
+        session.add(pop)
+        session.flush()
+        payload = fanout.payload(session, pop, {"call": "x"})
+        gone = Pop(connector="events", trigger_key="t-2", trigger="test", contact_id=None)
+        session.add(gone)
+        session.flush()
+        empty = fanout.payload(session, gone)
+    assert payload["contact"]["id"] == ada
+    assert payload["recent_interactions"] == payload["interactions"]
+    assert payload["trigger"]["data"] == {"call": "x"}
+    assert (empty["contact"], empty["interactions"]) == (None, [])
+
+
+def test_timeline_is_the_newest_twenty_whatever_its_length(client: Any, runtime: Runtime) -> None:
+    post(client, contact_event("c-1"))
+    for n in range(RECENT + 5):
+        post(
+            client,
+            {
+                **interaction_event(
+                    f"chat-{n:02d}",
+                    channel="chat",
+                    status="open" if n % 2 else "solved",
+                    occurred_at=f"2026-11-{1 + n:02d}T10:00:00Z",
+                ),
+                "type": "interaction.created",
+            },
+        )
+    drain(runtime)
+    body = client.get("/api/v1/context?phone=(415) 555-0142", headers=AUTH).get_json()
+    refs = [i["source"]["ref"] for i in body["interactions"]]
+    assert refs == [f"interaction:chat-{n:02d}" for n in range(RECENT + 4, 4, -1)]
+    assert body["interactions"][0]["occurred_at"] == "2026-11-25T10:00:00+00:00"
+    opened = [i["ref"] for i in body["open_items"]]
+    assert opened == [f"interaction:chat-{n:02d}" for n in range(RECENT + 3, 0, -2)]
+    assert body["routing"]["preferred_channel"] == "chat"
+
+
+def test_context_lookup_reads_in_a_bounded_number_of_statements(
+    client: Any, runtime: Runtime
+) -> None:
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("statements are counted with SQLite's trace hook")
+    post(client, contact_event("c-1"))
+    for n in range(30):
+        post(client, interaction_event(f"call-{n}", occurred_at=f"2026-11-01T10:{n:02d}:00Z"))
+    drain(runtime)
+    statements: list[str] = []
+    runtime.engine.dispose()  # new connections, each traced
+    event.listen(
+        runtime.engine,
+        "connect",
+        lambda dbapi, _record: dbapi.set_trace_callback(statements.append),
+    )
+    response = client.get("/api/v1/context?phone=(415) 555-0142", headers=AUTH)
+    assert response.status_code == 200
+    reads = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    # the holders, then identifiers, records, timeline, open items, journey, candidates
+    assert len(reads) == 7, reads
+
+
+def test_panel_stream_delivers_pops_for_the_agent_and_for_everyone_in_order(
+    make_runtime: Any,
+) -> None:
+    runtime = make_runtime(pops={"panel_secret": SECRET})
+    client = create_app(runtime=runtime).test_client()
+    response = client.get(
+        f"/agent/stream?agent=agent-7&token={agent_token(SECRET, 'agent-7')}", buffered=False
+    )
+    chunks = iter(response.response)
+    try:
+        assert next(chunks).startswith(b"retry:")  # subscribed from here on
+        runtime.bus.deliver_local("all", {"pop_id": 1})
+        runtime.bus.deliver_local("agent:agent-8", {"pop_id": 2})
+        runtime.bus.deliver_local("agent:agent-7", {"pop_id": 3})
+        got = [json.loads(next(chunks).decode().split("data: ", 1)[1]) for _ in range(2)]
+    finally:
+        response.close()
+    assert [m["pop_id"] for m in got] == [1, 3]
