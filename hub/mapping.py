@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,16 @@ def _pairs(
 
 def resolve_path(data: Any, path: str) -> list[Any]:
     """Values at ``path`` (``a.b[0].c``, ``phones[*].number``); [] when absent."""
+    steps = _steps(path)
+    if steps[1]:  # plain dotted names: one walk, no lists
+        node = data
+        for name in steps[0]:
+            if not isinstance(node, Mapping) or name not in node:
+                return []
+            node = node[name]
+        return [] if node is None else [node]
     current: list[Any] = [data]
-    for name, index in _STEP.findall(path):
+    for name, index in steps[0]:
         following: list[Any] = []
         for node in current:
             if name:
@@ -117,6 +126,15 @@ def resolve_path(data: Any, path: str) -> list[Any]:
                     following.append(node[int(index)])
         current = following
     return [v for v in current if v is not None]
+
+
+@lru_cache(maxsize=1024)
+def _steps(path: str) -> tuple[tuple[Any, ...], bool]:
+    """A path split once: (names, True) for plain dotted names, else (steps, False)."""
+    steps = tuple(_STEP.findall(path))
+    if all(name and not index for name, index in steps):
+        return tuple(name for name, _ in steps), True
+    return steps, False
 
 
 def evaluate(rule: FieldRule, data: Mapping[str, Any], ctx: TransformContext) -> list[Any]:
