@@ -18,7 +18,7 @@ from typing import Any
 
 from simple_salesforce import Salesforce
 
-from connectors.salesforce.client import SalesforceClient, in_worker
+from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.objects import (
     ID_RE,
     SObjectSpec,
@@ -52,10 +52,6 @@ class Interpreter:
         self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
     def interpret(self, event: InboundEvent) -> Sequence[Change]:
-        with in_worker():
-            return self._interpret(event)
-
-    def _interpret(self, event: InboundEvent) -> Sequence[Change]:
         kind = event.payload.get("kind")
         if kind == "outbound_message":
             return self._outbound(event.payload)

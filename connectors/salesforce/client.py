@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -34,7 +33,7 @@ from simple_salesforce.login import SalesforceLogin
 
 from connectors.salesforce.errors import classify, log_fields
 from connectors.salesforce.settings import SalesforceSettings
-from hub.context import ConnectorContext, MemoryContext
+from hub.context import ConnectorContext
 from hub.errors import FatalConnectorError, RetriableError, SkippableError
 
 log = logging.getLogger(__name__)
@@ -44,32 +43,6 @@ REQUEST_TIMEOUT = 30.0
 #: retry_after when a call still fails after its in-call retries.
 RETRY_AFTER = {"REQUEST_LIMIT_EXCEEDED": 300.0}
 DEFAULT_RETRY_AFTER = 30.0
-
-
-_worker = threading.local()
-
-
-class in_worker:
-    # lower-case: used as a statement, ``with in_worker(): ...``
-    """Mark this thread as running ``interpret`` inside the worker's transaction.
-
-    On SQLite the worker holds the write lock (``BEGIN IMMEDIATE``) for its whole batch,
-    so a budget update in its own transaction would wait out the busy timeout and fail.
-    SQLite means one process, so a process-local budget is equivalent there. (Hub change
-    requested: let the context use the worker's session while it interprets.)
-    """
-
-    def __enter__(self) -> None:
-        _worker.active = True
-
-    def __exit__(self, *_: object) -> None:
-        _worker.active = False
-
-
-def _sqlite_bound(context: ConnectorContext) -> bool:
-    sessions = getattr(context, "_sessions", None)
-    bind = getattr(sessions, "kw", {}).get("bind") if sessions is not None else None
-    return bind is not None and bind.dialect.name == "sqlite"
 
 
 def _with_timeout(request: Callable[..., requests.Response], *args: Any, **kw: Any) -> Any:
@@ -111,18 +84,13 @@ class SalesforceClient:
         self.backoff_cap = backoff_cap
         self.slowdown_seconds = slowdown_seconds
         self._sf: Salesforce | None = None
-        self._local = MemoryContext(connector)
         self._usage: tuple[int, int] | None = None
         self._limit = settings.daily_api_limit
         self.logins = 0
 
     def context(self) -> ConnectorContext:
-        """The hub's context, or a process-local one while interpreting on SQLite."""
-        context = self._context()
-        if getattr(_worker, "active", False) and _sqlite_bound(context):
-            self._local.api_calls = context.api_calls
-            return self._local
-        return context
+        """The hub's context (bound late, when the hub builds the connector)."""
+        return self._context()
 
     # -- sessions ------------------------------------------------------------------------------
     def default_session(self) -> requests.Session:
