@@ -15,7 +15,6 @@ that lock then finds the fresh token and does not refresh again.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -82,7 +81,6 @@ class TokenSource:
         self._context = context
         self.clock = clock
         self._cached: dict[str, Any] | None = None
-        self._local_lock = threading.Lock()
         self.refreshes = 0  # refreshes this instance performed (for checks and tests)
 
     @property
@@ -115,19 +113,7 @@ class TokenSource:
         )
 
     def _refresh_if_needed(self, stale: str | None) -> str:
-        from connectors.hubspot.client import local_only
-
         context = self._context()
-        if local_only(context):
-            # Inside a worker's write transaction on SQLite the store is locked by that
-            # very transaction; one process is all SQLite supports, so a process lock
-            # serialises the refresh just as well.
-            with self._local_lock:
-                state = self._cached
-                if state and self._fresh(state) and state["access_token"] != stale:
-                    return str(state["access_token"])
-                self._cached = self._refresh(state)
-                return str(self._cached["access_token"])
         _ensure_row(context)
         with context.locked_state(STATE_KEY) as handle:
             state = handle.value

@@ -23,6 +23,7 @@ Error table (Airbyte's habit: status → action → what the user should fix):
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -34,7 +35,7 @@ import hubspot
 import urllib3
 
 from connectors.hubspot.auth import TokenSource, api_error_fields, is_api_exception
-from hub.context import ConnectorContext, MemoryContext
+from hub.context import ConnectorContext
 from hub.errors import ConnectorError, FatalConnectorError, RetriableError
 
 if TYPE_CHECKING:
@@ -42,9 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_LOCAL: dict[str, MemoryContext] = {}
-_LOCAL_LOCK = threading.Lock()
-_in_worker = threading.local()
+#: Calls a backfill reserves from a shared budget at a time (capped by take_leased).
+BACKFILL_BLOCK = 50
 
 
 class HubSpotRequestError(ConnectorError):
@@ -58,31 +58,6 @@ class HubSpotRequestError(ConnectorError):
 
 class NotFound(HubSpotRequestError):
     """404: the object does not exist (or no longer does)."""
-
-
-def local_only(context: ConnectorContext) -> bool:
-    """True while the worker runs ``interpret`` on SQLite.
-
-    The worker holds SQLite's write lock (``BEGIN IMMEDIATE``) for the whole batch, so
-    any StoreContext call from ``interpret`` would wait out the busy timeout and fail.
-    SQLite means one process, so process-local budgets and locks are equivalent there.
-    (Hub change requested in the report: let the context use the worker's session.)
-    """
-    if not getattr(_in_worker, "active", False):
-        return False
-    sessions = getattr(context, "_sessions", None)
-    bind = getattr(sessions, "kw", {}).get("bind") if sessions is not None else None
-    return bind is not None and bind.dialect.name == "sqlite"
-
-
-class in_worker:
-    """Mark the current thread as running ``interpret`` (see :func:`local_only`)."""
-
-    def __enter__(self) -> None:
-        _in_worker.active = True
-
-    def __exit__(self, *_exc: object) -> None:
-        _in_worker.active = False
 
 
 class _CachingFactory:
@@ -132,11 +107,7 @@ class HubSpotApi:
     # ---- budgets ----------------------------------------------------------------------
 
     def context(self) -> ConnectorContext:
-        context = self._context()
-        if local_only(context):
-            with _LOCAL_LOCK:
-                return _LOCAL.setdefault(self.bucket_10s, MemoryContext(self.connector))
-        return context
+        return self._context()
 
     def _take_budget(self, priority: str, search: bool, deadline: float) -> None:
         """Wait (bounded) until the shared budgets allow one more call."""
@@ -147,15 +118,14 @@ class HubSpotApi:
         ]
         if search:
             buckets.append((self.bucket_search, limits.search_per_second, 1.0))
+        # A backfill takes its calls in blocks (hub/context.py take_leased); live work
+        # one by one, so a block never sits idle in a process that makes few calls.
+        block = BACKFILL_BLOCK if priority == "backfill" else 1
         context = self.context()
         for bucket, limit, window in buckets:
             while (
-                wait := _first_use_safe(
-                    context.take_budget,
-                    bucket,
-                    limit=limit,
-                    window_seconds=window,
-                    priority=priority,
+                wait := context.take_leased(
+                    bucket, limit=limit, window_seconds=window, priority=priority, block=block
                 )
             ) > 0:
                 if window == 86_400.0 or time.monotonic() + wait > deadline:
@@ -193,13 +163,14 @@ class HubSpotApi:
                 if window == 10
                 else self.settings.rate_limits.daily
             )
-            _first_use_safe(
-                context.observe_budget,
-                bucket,
-                used=max(total - remaining, 0),
-                limit=min(total, configured),
-                window_seconds=window,
-            )
+            used, limit_now = max(total - remaining, 0), min(total, configured)
+            if used * 2 < limit_now:
+                # Below half the limit HubSpot's count cannot change a decision: budgets
+                # refuse at 80 % (backfill) or more, and every answer reports the count
+                # again, so it is stored from the first answer past half. Skipping saves
+                # a write transaction per call.
+                continue
+            context.observe_budget(bucket, used=used, limit=limit_now, window_seconds=window)
 
     # ---- calls ------------------------------------------------------------------------
 
@@ -215,10 +186,13 @@ class HubSpotApi:
         what: str,
         priority: str = "live",
         search: bool = False,
+        raw: bool = False,
     ) -> Any:
         """Run ``fn(client, *args)`` (an SDK ``*_with_http_info`` call); return its data.
 
         ``priority="backfill"`` leaves the hub's reserve of each budget to live work.
+        ``raw``: ``fn`` passes ``_preload_content=False`` and the answer is its parsed
+        JSON (see connectors/hubspot/records.py for why).
         """
         limits = self.settings.rate_limits
         deadline = time.monotonic() + limits.max_wait_seconds
@@ -243,6 +217,8 @@ class HubSpotApi:
                     ) from None
                 self.sleep(delay)
                 continue
+            if raw:
+                return self._json(result, what)
             if isinstance(result, tuple) and len(result) == 3:
                 data, _status, headers = result
                 self._observe(headers)
@@ -253,6 +229,21 @@ class HubSpotApi:
             connector=self.connector,
             retry_after=1.0,
         )
+
+    def _json(self, response: Any, what: str) -> Any:
+        """An undecoded 2xx answer's JSON; its connection goes back to the pool."""
+        try:
+            self._observe(response.headers)
+            return json.loads(response.data) if response.data else None
+        except ValueError:
+            raise RetriableError(
+                f"HubSpot {what}: the answer was not JSON",
+                connector=self.connector,
+                code="BAD_ANSWER",
+                retry_after=5.0,
+            ) from None
+        finally:
+            response.release_conn()
 
     def _failure(
         self, exc: Exception, what: str, attempt: int, refreshed: bool, client: Any
@@ -323,21 +314,6 @@ def _retry_after(headers: Any) -> float | None:
         return max(float(value), 0.0) if value is not None else None
     except ValueError:
         return None
-
-
-def _first_use_safe(method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call a budget method, once more if two workers created its row at once.
-
-    ``StoreContext`` creates a bucket's row on first use without ``ON CONFLICT``: on
-    PostgreSQL the second of two concurrent first calls fails with a unique violation.
-    The row exists after that, so the retry is exact. (Hub change requested.)
-    """
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        return method(*args, **kwargs)
-    except IntegrityError:
-        return method(*args, **kwargs)
 
 
 def _describe(exc: Exception) -> str:

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from connectors.hubspot.appcard import AppCardEndpoint
-from connectors.hubspot.client import HubSpotApi, in_worker
+from connectors.hubspot.client import HubSpotApi
 from connectors.hubspot.inbound import HubSpotWebhooks, Interpreter
 from connectors.hubspot.objects import OBJECTS
 from connectors.hubspot.streams import ObjectStream, make_streams
@@ -73,6 +73,8 @@ class HubSpotSettings(_Model):
     page_size: int = Field(default=100, ge=1, le=200)
     search_window: int = Field(default=0, ge=0, le=10_000)
     lookback_seconds: int = Field(default=0, ge=0, le=86_400)
+    #: Read the next page while the hub stores this one (PostgreSQL; hub/sync.py).
+    read_ahead: bool = False
     refresh_margin_seconds: float = Field(default=300, ge=0)
     timeout_seconds: float = Field(default=10, gt=0)
     hydration_cache_seconds: float = Field(default=30, ge=0)
@@ -131,8 +133,7 @@ class HubSpotConnector(Connector):
         return (self._target,)
 
     def interpret(self, event: InboundEvent) -> Sequence[Change]:
-        with in_worker():
-            return self._interpreter.interpret(event)
+        return self._interpreter.interpret(event)
 
     def check(self) -> CheckResult:
         """One cheap authenticated read (a contact page of one)."""

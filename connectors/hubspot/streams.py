@@ -29,7 +29,13 @@ from typing import Any, ClassVar
 
 from connectors.hubspot.client import HubSpotApi, HubSpotRequestError
 from connectors.hubspot.objects import OBJECTS, HubSpotObject
-from connectors.hubspot.records import build_records, modified_ms, properties_for
+from connectors.hubspot.records import (
+    build_records,
+    items_from_json,
+    modified_ms,
+    next_after,
+    properties_for,
+)
 from hub.errors import ConnectorError
 from hub.plugin import Page, Stream
 
@@ -50,6 +56,7 @@ class ObjectStream(Stream):
         self.name = name  # type: ignore[misc]
         self.object_type = obj.object_type  # type: ignore[misc]
         self.priority = "live"
+        self.read_ahead = api.settings.read_ahead
 
     def read(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
         if self.priority == "backfill":
@@ -60,10 +67,10 @@ class ObjectStream(Stream):
     def estimate(self, cursor: Mapping[str, Any]) -> int | None:
         """Records left: search ``total`` (one call, at most 1 result)."""
         if self.priority == "backfill":
-            total = self._query({}, limit=1).total
+            total = self._query({}, limit=1).get("total")
             return max(int(total or 0) - int(cursor.get("read", 0)), 0)
         since, last_id = self._start(cursor)
-        return int(self._query(self._body(since, last_id), limit=1).total or 0)
+        return int(self._query(self._body(since, last_id), limit=1).get("total") or 0)
 
     # ---- incremental ------------------------------------------------------------------
 
@@ -99,7 +106,8 @@ class ObjectStream(Stream):
         limit: int,
         after: int = 0,
         properties: list[str] | None = None,
-    ) -> Any:
+    ) -> dict[str, Any]:
+        """One search call; the answer's JSON (``total``, ``results``, ``paging``)."""
         models = self.obj.models()
         request = models.PublicObjectSearchRequest(
             filter_groups=[
@@ -120,14 +128,18 @@ class ObjectStream(Stream):
             limit=limit,
             after=str(after) if after else None,
         )
-        return self.api.call(
+        answer = self.api.call(
             lambda c: self.obj.discovery(c).search_api.do_search_with_http_info(
-                request, _request_timeout=self.api.settings.timeout_seconds
+                request,
+                _request_timeout=self.api.settings.timeout_seconds,
+                _preload_content=False,
             ),
             what=f"{self.obj.api_name} search",
             priority=self.priority,
             search=True,
+            raw=True,
         )
+        return answer if isinstance(answer, dict) else {}
 
     def _search(self, cursor: Mapping[str, Any]) -> Iterator[Page]:
         settings = self.api.settings
@@ -160,14 +172,14 @@ class ObjectStream(Stream):
                     after = 0
                     continue
                 raise
-            items = list(answer.results or [])
+            items = items_from_json(answer)
             if not items:
                 return
             last = items[-1]
             since, last_id = modified_ms(self.obj, last), int(last.id)
             records = build_records(self.api, self.obj, items, self.priority)
             yield Page(records=records, cursor={"since": since, "last_id": last_id})
-            following = getattr(getattr(answer.paging, "next", None), "after", None)
+            following = next_after(answer)
             if following is None:
                 return
             after = int(following) if window > limit else 0
@@ -191,14 +203,16 @@ class ObjectStream(Stream):
                     associations=assoc,
                     archived=False,
                     _request_timeout=self.api.settings.timeout_seconds,
+                    _preload_content=False,
                 ),
                 after,
                 what=f"{self.obj.api_name} list",
                 priority=self.priority,
+                raw=True,
             )
-            items = list(answer.results or [])
+            items = items_from_json(answer)
             read += len(items)
-            after = getattr(getattr(answer.paging, "next", None), "after", None)
+            after = next_after(answer)
             records = build_records(self.api, self.obj, items, self.priority)
             if after is None:
                 yield Page(records=records, cursor={"after": None, "read": read, "done": True})
