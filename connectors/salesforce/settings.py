@@ -35,6 +35,8 @@ class StreamOptions(_Strict):
     query_limit: int = Field(10000, ge=200, le=50000)
     #: Minutes re-read on every run, covering clock skew and commit-order edges.
     lookback_minutes: int = Field(5, ge=0, le=24 * 60)
+    #: Read the next batch while the hub stores this one (PostgreSQL; hub/sync.py).
+    read_ahead: bool = False
 
     @field_validator("extra_fields")
     @classmethod

@@ -76,6 +76,7 @@ class ObjectStream(Stream):
         self.object_type = spec.object_type  # type: ignore[misc]
         self.client = client
         self.options = settings.stream(spec.stream)
+        self.read_ahead = self.options.read_ahead
         self.key_field = settings.pop.task_key_field
         self.clock = clock
         self.priority = "live"
