@@ -76,6 +76,8 @@ class PostgresBus(LocalBus):
         self._stop = threading.Event()
         self._listening = threading.Event()
         self._thread: threading.Thread | None = None
+        self._publisher: Any = None  # psycopg.Connection, opened at the first publish
+        self._publish_lock = threading.Lock()
 
     def start(self) -> None:
         """Start listening in the background (never blocks: the store may be down)."""
@@ -88,13 +90,29 @@ class PostgresBus(LocalBus):
         return self._listening.wait(timeout)
 
     def publish(self, audience: str, message: dict[str, Any]) -> None:
+        """NOTIFY on one kept connection (opening one per pop costs a server process
+        start, milliseconds on the pop's path); reconnects once if it was dropped."""
         import psycopg
 
-        delivery_id = message.get("delivery_id")
-        with psycopg.connect(self._dsn, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"delivery_id": delivery_id}))
-            )
+        note = json.dumps({"delivery_id": message.get("delivery_id")})
+        with self._publish_lock:
+            for attempt in (1, 2):
+                try:
+                    if self._publisher is None or self._publisher.closed:
+                        self._publisher = psycopg.connect(self._dsn, autocommit=True)
+                    self._publisher.execute("SELECT pg_notify(%s, %s)", (CHANNEL, note))
+                    return
+                except psycopg.OperationalError:
+                    self._drop_publisher()
+                    if attempt == 2:
+                        raise
+
+    def _drop_publisher(self) -> None:
+        if self._publisher is not None:
+            try:
+                self._publisher.close()
+            finally:
+                self._publisher = None
 
     def _listen(self) -> None:
         import psycopg
@@ -123,5 +141,7 @@ class PostgresBus(LocalBus):
 
     def close(self) -> None:
         self._stop.set()
+        with self._publish_lock:
+            self._drop_publisher()
         if self._thread is not None:
             self._thread.join(timeout=3)

@@ -14,6 +14,7 @@ from sqlalchemy import event, select
 
 from hub.app import create_app
 from hub.customer_context import RECENT
+from hub.delivery import DeliveryWorker
 from hub.identity.merge import merge_contacts
 from hub.panel.links import agent_token
 from hub.pops import PopFanout
@@ -52,9 +53,7 @@ def two_merged_people(client: Any, runtime: Runtime) -> tuple[str, str]:
     return ada, grace
 
 
-def test_lookup_through_a_merged_contact_shows_the_survivor(
-    client: Any, runtime: Runtime
-) -> None:
+def test_lookup_through_a_merged_contact_shows_the_survivor(client: Any, runtime: Runtime) -> None:
     ada, _ = two_merged_people(client, runtime)
     response = client.get("/api/v1/context?email=Old-Grace@Example.com", headers=AUTH)
     assert response.status_code == 200
@@ -155,3 +154,29 @@ def test_panel_stream_delivers_pops_for_the_agent_and_for_everyone_in_order(
     finally:
         response.close()
     assert [m["pop_id"] for m in got] == [1, 3]
+
+
+def test_pops_keep_reaching_other_processes_after_the_notify_connection_drops(
+    make_runtime: Any,
+) -> None:
+    """The bus publishes on one kept connection; a dropped one is reopened."""
+    web = make_runtime(pops={"panel_secret": SECRET})
+    if web.engine.dialect.name != "postgresql":
+        pytest.skip("cross-process pops use PostgreSQL LISTEN/NOTIFY; SQLite is one process")
+    worker = make_runtime(pops={"panel_secret": SECRET})
+    inbox = web.bus.subscribe("agent:agent-7")
+    assert web.bus.wait_listening(5)  # type: ignore[attr-defined]
+    client = create_app(runtime=worker).test_client()
+    post(client, contact_event("c-1"))
+    for n in range(3):
+        post(client, interaction_event(f"call-{n}", agent="agent-7"))
+        drain(worker)
+        if n == 1:  # the server drops the publishing connection between two pops
+            with worker.engine.connect() as conn:
+                conn.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %s",
+                    (worker.bus._publisher.info.backend_pid,),  # type: ignore[attr-defined]
+                )
+        DeliveryWorker(worker, "w").run_once()
+        message = inbox.get(timeout=5)
+        assert message["interactions"][0]["source"]["ref"] == f"interaction:call-{n}"
