@@ -75,6 +75,9 @@ class HubSpotSettings(_Model):
     lookback_seconds: int = Field(default=0, ge=0, le=86_400)
     #: Read the next page while the hub stores this one (PostgreSQL; hub/sync.py).
     read_ahead: bool = False
+    #: A full backfill gathers list pages (100 records at most each) until it holds this
+    #: many records, then the hub stores them in one transaction (0: each list page).
+    backfill_page_records: int = Field(default=0, ge=0, le=10_000)
     refresh_margin_seconds: float = Field(default=300, ge=0)
     timeout_seconds: float = Field(default=10, gt=0)
     hydration_cache_seconds: float = Field(default=30, ge=0)

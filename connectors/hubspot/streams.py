@@ -37,7 +37,7 @@ from connectors.hubspot.records import (
     properties_for,
 )
 from hub.errors import ConnectorError
-from hub.plugin import Page, Stream
+from hub.plugin import Page, SourceRecord, Stream
 
 log = logging.getLogger(__name__)
 LIST_PAGE_MAX = 100
@@ -194,6 +194,8 @@ class ObjectStream(Stream):
         props = properties_for(self.api, self.obj)
         assoc = ["contacts"] if self.obj.engagement else None
         limit = min(self.api.settings.page_size, LIST_PAGE_MAX)
+        gather = self.api.settings.backfill_page_records
+        records: list[SourceRecord] = []
         while True:
             answer = self.api.call(
                 lambda c, a: self.obj.discovery(c).basic_api.get_page_with_http_info(
@@ -213,11 +215,16 @@ class ObjectStream(Stream):
             items = items_from_json(answer)
             read += len(items)
             after = next_after(answer)
-            records = build_records(self.api, self.obj, items, self.priority)
+            records.extend(build_records(self.api, self.obj, items, self.priority))
             if after is None:
                 yield Page(records=records, cursor={"after": None, "read": read, "done": True})
                 return
-            yield Page(records=records, cursor={"after": after, "read": read})
+            # List pages hold at most 100 records; the hub stores a page per transaction,
+            # so a backfill may gather several before handing them over (any list page's
+            # ``after`` is a complete restart point).
+            if len(records) >= gather:
+                yield Page(records=records, cursor={"after": after, "read": read})
+                records = []
 
 
 STREAMS = {

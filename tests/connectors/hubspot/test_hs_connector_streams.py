@@ -187,6 +187,25 @@ def test_full_backfill_lists_everything_and_resumes_from_its_cursor(
     assert _read_all(conn, "contacts", last, priority="backfill")[0] == []
 
 
+def test_full_backfill_gathers_list_pages_and_resumes_between_them(
+    sandbox: HubSpotSandbox, server: RunningServer
+) -> None:
+    # List pages hold at most 100 records; backfill_page_records hands the hub fewer,
+    # larger pages, each with a cursor that resumes exactly where it ends.
+    conn = _bare(sandbox, server.url, page_size=50, backfill_page_records=120)
+    stream = _stream(conn, "contacts")
+    stream.priority = "backfill"
+    pages = stream.read({})
+    first = next(pages)
+    pages.close()
+    assert len(first.records) == 150  # three list pages of 50: the first past 120
+    assert first.cursor["read"] == 150
+    rest, last = _read_all(conn, "contacts", dict(first.cursor), priority="backfill")
+    every = [r.external_id for r in first.records] + rest
+    assert len(every) == len(set(every)) == 250
+    assert last["done"] is True
+
+
 def test_estimate_uses_search_total(sandbox: HubSpotSandbox, server: RunningServer) -> None:
     conn = _bare(sandbox, server.url)
     stream = _stream(conn, "contacts")
