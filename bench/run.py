@@ -26,13 +26,13 @@ from bench.common import PG_ADMIN_URL, REPO, env, fresh_store, scratch
 
 REPORTS = REPO / "bench" / "reports"
 SIZES = {
-    "smoke": {"intake": (400, 5.0), "pipeline": 300, "backfill": 1000,
+    "smoke": {"intake": (400, 5.0), "pipeline": 300, "backfill": [1000],
               "backfill_seconds": 30, "contacts": (2000, 2), "lookups": 100, "pops": 20,
               "profile": 200},
-    "quick": {"intake": (3000, 20.0), "pipeline": 2000, "backfill": 20_000,
+    "quick": {"intake": (3000, 20.0), "pipeline": 2000, "backfill": [20_000],
               "backfill_seconds": 45, "contacts": (100_000, 3), "lookups": 1000, "pops": 100,
               "profile": 1000},
-    "full": {"intake": (20_000, 60.0), "pipeline": 20_000, "backfill": 100_000,
+    "full": {"intake": (20_000, 60.0), "pipeline": 20_000, "backfill": [100_000, 1_000_000],
              "backfill_seconds": 1800, "contacts": (1_000_000, 10), "lookups": 7000,
              "pops": 500, "profile": 3000},
 }  # fmt: skip
@@ -93,7 +93,8 @@ def bench_pipeline(stores: list[str], size: dict[str, Any], folder: Path) -> dic
     return out
 
 
-def _sandbox(kind: str, contacts: int) -> tuple[subprocess.Popen[str], str, str]:
+def _sandbox(kind: str, contacts: int) -> tuple[subprocess.Popen[str], str, str, float]:
+    started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "bench/sandbox_proc.py", kind, str(contacts)],
         cwd=REPO, env=env(), stdout=subprocess.PIPE, text=True,
@@ -103,30 +104,57 @@ def _sandbox(kind: str, contacts: int) -> tuple[subprocess.Popen[str], str, str]
     if len(line) < 3 or line[0] != "URL":
         proc.kill()
         raise RuntimeError(f"{kind} sandbox did not start")
-    return proc, line[1], line[2].strip()
+    return proc, line[1], line[2].strip(), round(time.perf_counter() - started, 1)
 
 
-def bench_backfill(stores: list[str], size: dict[str, Any], folder: Path,
-                   profile_dir: Path | None = None) -> dict[str, Any]:  # fmt: skip
+def proc_memory(pid: int) -> dict[str, float]:
+    """Current and peak resident memory of another process (Linux /proc), in MB."""
+    fields = {}
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as status:
+        for row in status:
+            key, _, value = row.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mb": fields.get("VmRSS", 0.0), "peak_rss_mb": fields.get("VmHWM", 0.0)}
+
+
+def bench_backfill(
+    stores: list[str],
+    size: dict[str, Any],
+    folder: Path,
+    profile_dir: Path | None = None,
+    vendors: tuple[str, ...] = ("salesforce", "hubspot"),
+) -> dict[str, Any]:
+    """Each size, each vendor: one sandbox process (seeded once), a measured run into
+    each store, then (first size only) a profiled run on PostgreSQL for the split."""
     from bench.common import run_json
 
     out: dict[str, Any] = {}
-    for kind in ("salesforce", "hubspot"):
-        log(f"backfill: seeding the {kind} sandbox with {size['backfill']} contacts")
-        proc, url, facts = _sandbox(kind, size["backfill"])
-        try:
-            for store in stores:
-                log(f"backfill: {kind} -> {store}")
-                with fresh_store(store, folder) as store_url:
-                    profile = "-"
-                    if profile_dir is not None and store == "postgresql":
-                        profile = str(profile_dir / f"backfill-{kind}.prof")
-                    box = str(size["backfill_seconds"])
-                    args = ["bench/backfill.py", kind, store_url, url, facts, profile, box]
-                    out[f"{kind}/{store}"] = run_json(args, timeout=3600)
-        finally:
-            proc.kill()
-            proc.wait()
+    box = size["backfill_seconds"]
+    for count in size["backfill"]:
+        for kind in vendors:
+            log(f"backfill: seeding the {kind} sandbox with {count} contacts")
+            proc, url, facts, seed_s = _sandbox(kind, count)
+            seeded = proc_memory(proc.pid)
+            try:
+                for store in stores:
+                    log(f"backfill: {kind} -> {store}, {count} records")
+                    with fresh_store(store, folder) as store_url:
+                        args = ["bench/backfill.py", kind, store_url, url, facts, "-", str(box)]
+                        result = run_json(args, timeout=float(box) + 900)
+                    result["sandbox"] = {"contacts": count, "seed_s": seed_s,
+                                         "after_seed": seeded, **proc_memory(proc.pid)}  # fmt: skip
+                    out[f"{kind}/{store}/{count}"] = result
+                if profile_dir is not None and count == size["backfill"][0]:
+                    log(f"backfill: profiling {kind} -> postgresql")
+                    with fresh_store("postgresql", folder) as store_url:
+                        path = str(profile_dir / f"backfill-{kind}.prof")
+                        seconds = str(min(60, box))
+                        args = ["bench/backfill.py", kind, store_url, url, facts, path, seconds]
+                        out[f"{kind}/profile"] = run_json(args, timeout=float(seconds) + 900)
+            finally:
+                proc.kill()
+                proc.wait()
     return out
 
 
@@ -168,9 +196,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), help="quick (default), full, smoke")
     parser.add_argument("--only", default=",".join(ALL), help=f"comma list of {ALL}")
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--backfill-sizes", help="comma list of record counts (override)")
+    parser.add_argument("--backfill-vendors", default="salesforce,hubspot")
+    parser.add_argument("--backfill-seconds", type=float, help="time box per run (override)")
     args = parser.parse_args(argv)
     size_name = args.size or ("full" if args.full else "quick")
-    size = SIZES[size_name]
+    size = dict(SIZES[size_name])
+    if args.backfill_sizes:
+        size["backfill"] = [int(n) for n in args.backfill_sizes.split(",")]
+    if args.backfill_seconds:
+        size["backfill_seconds"] = args.backfill_seconds
+    vendors = tuple(v for v in args.backfill_vendors.split(",") if v)
     stores = [s for s in args.stores.split(",") if s]
     only = set(args.only.split(","))
     folder = scratch()
@@ -180,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
     steps = [("intake", lambda: bench_intake(stores, size, folder)),
              ("pipeline", lambda: bench_pipeline(stores, size, folder)),
-             ("backfill", lambda: bench_backfill(stores, size, folder, REPORTS)),
+             ("backfill", lambda: bench_backfill(stores, size, folder, REPORTS, vendors)),
              ("context", lambda: bench_context(stores, size, folder)),
              ("profile", lambda: bench_profiles(size, folder))]  # fmt: skip
     text = ""
