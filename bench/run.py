@@ -180,13 +180,13 @@ def bench_profiles(size: dict[str, Any], folder: Path) -> dict[str, Any]:
     return out
 
 
-def write_reports(report: dict[str, Any]) -> str:
+def write_reports(report: dict[str, Any], name: str = "latest") -> str:
     from bench.report import markdown
 
     REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "latest.json").write_text(json.dumps(report, indent=2, default=str))
+    (REPORTS / f"{name}.json").write_text(json.dumps(report, indent=2, default=str))
     text = markdown(report)
-    (REPORTS / "latest.md").write_text(text)
+    (REPORTS / f"{name}.md").write_text(text)
     return text
 
 
@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), help="quick (default), full, smoke")
     parser.add_argument("--only", default=",".join(ALL), help=f"comma list of {ALL}")
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--report", default="latest", help="bench/reports/NAME.json and .md")
     parser.add_argument("--backfill-sizes", help="comma list of record counts (override)")
     parser.add_argument("--backfill-vendors", default="salesforce,hubspot")
     parser.add_argument("--backfill-seconds", type=float, help="time box per run (override)")
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{name} failed: {type(exc).__name__}: {exc}")
         report.setdefault("timings_s", {})[name] = round(time.perf_counter() - t0, 1)
         report["total_s"] = round(time.perf_counter() - started, 1)
-        text = write_reports(report)  # after every step: an interrupted run keeps its figures
+        text = write_reports(report, args.report)  # after every step: keep what was measured
     print(text)
     with contextlib.suppress(OSError):
         import shutil
