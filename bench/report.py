@@ -57,6 +57,9 @@ def _backfill(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
         if "split" in x:
             splits.append((key, x))
             continue
+        if "error" in x and "records_per_s" not in x:
+            lines.append(f"| {key} | failed: {x['error'][:200]} | | | | | | |")
+            continue
         ok = x["records_per_s"] >= goals["backfill_rps"]
         mem_ok = x["peak_rss_mb"] < goals["backfill_mb"]
         box = x.get("sandbox") or {}

@@ -118,6 +118,24 @@ def proc_memory(pid: int) -> dict[str, float]:
     return {"rss_mb": fields.get("VmRSS", 0.0), "peak_rss_mb": fields.get("VmHWM", 0.0)}
 
 
+def _profiled(
+    kind: str, url: str, facts: str, folder: Path, profile_dir: Path, box: float
+) -> dict[str, Any]:
+    """A short profiled run on PostgreSQL for the time split (its failure is recorded,
+    never allowed to lose the measured runs)."""
+    from bench.common import run_json
+
+    log(f"backfill: profiling {kind} -> postgresql")
+    seconds = str(min(60, box))
+    try:
+        with fresh_store("postgresql", folder) as store_url:
+            path = str(profile_dir / f"backfill-{kind}.prof")
+            args = ["bench/backfill.py", kind, store_url, url, facts, path, seconds]
+            return run_json(args, timeout=float(seconds) + 900)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
 def bench_backfill(
     stores: list[str],
     size: dict[str, Any],
@@ -139,19 +157,17 @@ def bench_backfill(
             try:
                 for store in stores:
                     log(f"backfill: {kind} -> {store}, {count} records")
-                    with fresh_store(store, folder) as store_url:
-                        args = ["bench/backfill.py", kind, store_url, url, facts, "-", str(box)]
-                        result = run_json(args, timeout=float(box) + 900)
+                    try:
+                        with fresh_store(store, folder) as store_url:
+                            args = ["bench/backfill.py", kind, store_url, url, facts, "-", str(box)]
+                            result = run_json(args, timeout=float(box) + 900)
+                    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                        result = {"error": f"{type(exc).__name__}: {exc}"[:500]}
                     result["sandbox"] = {"contacts": count, "seed_s": seed_s,
                                          "after_seed": seeded, **proc_memory(proc.pid)}  # fmt: skip
                     out[f"{kind}/{store}/{count}"] = result
                 if profile_dir is not None and count == size["backfill"][0]:
-                    log(f"backfill: profiling {kind} -> postgresql")
-                    with fresh_store("postgresql", folder) as store_url:
-                        path = str(profile_dir / f"backfill-{kind}.prof")
-                        seconds = str(min(60, box))
-                        args = ["bench/backfill.py", kind, store_url, url, facts, path, seconds]
-                        out[f"{kind}/profile"] = run_json(args, timeout=float(seconds) + 900)
+                    out[f"{kind}/profile"] = _profiled(kind, url, facts, folder, profile_dir, box)
             finally:
                 proc.kill()
                 proc.wait()
