@@ -94,7 +94,7 @@ class TwilioConnector(Connector):
         if settings.voice is not None:  # rendered once: the answer can never fail later
             self._endpoints.insert(0, VoiceEndpoint("voice", tokens, settings.voice.twiml()))
         self._flex = (
-            FlexPopTarget(name, settings.flex_pop, tokens[0], lambda: self.context)
+            FlexPopTarget(name, settings.flex_pop, tokens[0])
             if settings.flex_pop is not None
             else None
         )
@@ -115,8 +115,6 @@ class TwilioConnector(Connector):
             return events.message_changes(event.payload, inbound=True)
         if kind == "message":
             return events.message_changes(event.payload, inbound=False)
-        if event.event_type == "reservation.created" and self._flex is not None:
-            self._flex.remember(event.payload)  # which task the coming pop is about
         if kind in ("reservation", "task", "worker", "workflow", "task-queue"):
             return events.task_changes(event.event_type, event.payload)
         return [Ignored(f"no handler for {event.event_type!r}")]

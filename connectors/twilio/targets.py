@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.twilio import flex_attributes, flex_index
+from connectors.twilio import flex_attributes
 from connectors.twilio.client import TwilioApiError, as_hub_error, rest_client
-from hub.context import ConnectorContext
 from hub.errors import RetriableError, SkippableError
 from hub.plugin import PushTarget
 
@@ -60,11 +59,9 @@ class FlexPopTarget(PushTarget):
         connector: str,
         settings: FlexPopSettings,
         auth_token: str,
-        context: Callable[[], ConnectorContext],
     ) -> None:
         self.connector = connector
         self.settings = settings
-        self._context = context
         self._client = rest_client(
             settings.account_sid,
             auth_token,
@@ -73,19 +70,19 @@ class FlexPopTarget(PushTarget):
         )
         self.updates = 0  # task updates this instance made (tests, metrics)
 
-    def remember(self, payload: Mapping[str, Any]) -> None:
-        """Called for each ``reservation.created`` the connector interprets."""
-        flex_index.remember(self._context(), payload, self.settings.workspace_sid)
-
     def push(self, payload: Mapping[str, Any], idempotency_key: str) -> str | None:
         trigger = payload.get("trigger") or {}
         if trigger.get("connector") != self.connector or trigger.get("trigger") != (
             "reservation.created"
         ):
             return None  # not a TaskRouter offer: there is no Flex task to decorate
-        task_sid, why = flex_index.find_task(self._context(), payload)
+        task_sid = _task_sid(payload)
         if task_sid is None:
-            raise SkippableError(f"Flex pop: {why}", connector=self.connector, code="no_task")
+            raise SkippableError(
+                "Flex pop: the pop's trigger names no TaskRouter task",
+                connector=self.connector,
+                code="no_task",
+            )
         pop_id = payload.get("pop_id")
         if not isinstance(pop_id, int):
             raise SkippableError("Flex pop: the payload has no pop_id", connector=self.connector)
@@ -137,3 +134,11 @@ class FlexPopTarget(PushTarget):
         task.update(attributes=merged, if_match=version or "")
         self.updates += 1
         return True
+
+
+def _task_sid(payload: Mapping[str, Any]) -> str | None:
+    """The task a pop is about: ``reservation.created`` puts its ``TaskSid`` in the
+    trigger's data, which the hub copies into every pop payload."""
+    data = (payload.get("trigger") or {}).get("data")
+    task_sid = data.get("task_sid") if isinstance(data, dict) else None
+    return task_sid if isinstance(task_sid, str) and task_sid else None
