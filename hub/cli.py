@@ -472,6 +472,19 @@ def cmd_secrets_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention_prune(args: argparse.Namespace) -> int:
+    """Delete what is past its retention now (the scheduler does it hourly)."""
+    from dataclasses import asdict
+
+    from hub.retention import prune
+
+    runtime = _runtime(args)
+    with closing(runtime):
+        pruned = prune(runtime.sessions, runtime.settings.hub.retention)
+    _out(json.dumps(asdict(pruned), indent=2))
+    return 0
+
+
 def cmd_contacts_forget(args: argparse.Namespace) -> int:
     """Erase a person from the store, the inbox and the outbox; list where they remain."""
     from hub.privacy import forget_contact
@@ -581,6 +594,10 @@ def build_parser() -> argparse.ArgumentParser:
         "forget", cmd_contacts_forget, "erase a contact everywhere the hub keeps them", privacy
     )
     forget.add_argument("contact_id")
+    retention = sub.add_parser("retention", help="hub.retention").add_subparsers(
+        dest="action", required=True
+    )
+    add("prune", cmd_retention_prune, "delete what is past its retention now", retention)
 
     sync = add("sync", cmd_sync, "run a connector's pull streams now")
     sync.add_argument("connector")

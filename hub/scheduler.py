@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from hub.context import insert_if_absent
 from hub.locks import job_lock
+from hub.retention import Pruned, prune
 from hub.runtime import Runtime
 from hub.settings import Schedule
 from hub.store.coltypes import utcnow
@@ -53,6 +54,9 @@ LOCK_LEASE = timedelta(hours=1)
 
 class NoSuchJob(LookupError):
     """An unknown connector, or one without that pull stream; the message says which."""
+
+
+RETENTION_JOB = "threadline:retention"
 
 
 def job_id(connector: str, stream: str) -> str:
@@ -234,6 +238,15 @@ def _record_next_runs(runtime: Runtime, jobs: Sequence[Any]) -> None:
             _state(session, connector, stream).next_run_at = at
 
 
+def run_retention(runtime: Runtime, holder: str) -> Pruned | None:
+    """Prune what is past its retention (:mod:`hub.retention`), in one scheduler at a
+    time; None when another holds the job."""
+    with job_lock(runtime, RETENTION_JOB, holder, LOCK_LEASE) as got:
+        if not got:
+            return None
+        return prune(runtime.sessions, runtime.settings.hub.retention)
+
+
 def build_scheduler(runtime: Runtime, *, with_poller: bool = False) -> BackgroundScheduler:
     """A scheduler with one job per enabled configured stream (not started), and, with
     ``with_poller``, the job that records next runs and takes "run now" requests."""
@@ -258,6 +271,17 @@ def build_scheduler(runtime: Runtime, *, with_poller: bool = False) -> Backgroun
                 replace_existing=True,
                 **first,
             )
+    retention = runtime.settings.hub.retention
+    scheduler.add_job(
+        run_retention,
+        IntervalTrigger(minutes=retention.interval_minutes, timezone="UTC"),
+        args=(runtime, holder),
+        id=RETENTION_JOB,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=60,
+        replace_existing=True,
+    )
     if not with_poller:
         return scheduler
     scheduler.add_job(

@@ -46,6 +46,20 @@ class IntakeSettings(_Strict):
     trust_forwarded_headers: bool = False
 
 
+class RetentionSettings(_Strict):
+    """How long personal data the hub only needed for a while is kept (hub/retention.py)."""
+
+    #: Raw HTTP requests (bodies and headers), counted once every event they carried is
+    #: processed; requests behind a pending or dead event are kept for replay and audit.
+    raw_request_days: int = Field(default=30, ge=1)
+    #: Inbox events that are done or ignored (dead letters stay until replayed).
+    processed_event_days: int = Field(default=90, ge=1)
+    #: Pushes delivered to agents' tools (their payloads are customer context).
+    delivered_push_days: int = Field(default=30, ge=1)
+    #: How often the scheduler prunes (one scheduler at a time, under a job lock).
+    interval_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
+
 class SchedulerSettings(_Strict):
     """How ``threadline scheduler`` (and ``serve``) runs pull streams."""
 
@@ -65,6 +79,7 @@ class HubSettings(_Strict):
     worker: WorkerSettings = WorkerSettings()
     scheduler_enabled: bool = True
     scheduler: SchedulerSettings = SchedulerSettings()
+    retention: RetentionSettings = RetentionSettings()
     #: Interactions of one customer less than this apart (any channel) form one journey.
     journey_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     #: Contact tiers (from mappings) that mark a VIP in routing hints.

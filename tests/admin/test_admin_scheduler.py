@@ -104,7 +104,11 @@ def test_scheduler_records_next_runs_and_can_run_on_start(make_runtime: Any) -> 
         hub={"scheduler": {"run_on_start": True, "poll_seconds": 1}},
     )
     scheduler = build_scheduler(runtime, with_poller=True)
-    assert sorted(j.id for j in scheduler.get_jobs()) == ["sync:crm:people", "threadline:poll"]
+    assert sorted(j.id for j in scheduler.get_jobs()) == [
+        "sync:crm:people",
+        "threadline:poll",
+        "threadline:retention",
+    ]
     scheduler.start(paused=True)
     try:
         poll(runtime, scheduler, "host-a")
