@@ -56,7 +56,7 @@ def connector_config(kind: str, url: str, facts: dict[str, str]) -> dict[str, An
         settings = {
             "portal_id": int(facts["portal_id"]), "access_token": facts["token"],
             "app_client_secret": "bench-client-secret-0123456789", "api_host": url,
-            "page_size": 100, "read_ahead": True, "backfill_page_records": 2000,
+            "page_size": 100, "read_ahead": True, "backfill_page_records": 1000,
             "rate_limits": {"per_ten_seconds": 1_000_000, "daily": 100_000_000,
                             "search_per_second": 10_000},
         }  # fmt: skip
