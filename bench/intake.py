@@ -3,6 +3,7 @@ endpoint served the same way (gunicorn, same workers and threads) on the same ma
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -40,10 +41,33 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _load(port: int, count: int, seconds: float, clients: int) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of ``pid`` and its children, from /proc (Linux only)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, found = 0.0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid or stat.parent.name == str(pid):  # ppid, or pid itself
+            total += (int(fields[11]) + int(fields[12])) / tick
+            found = True
+    return total if found else None
+
+
+def _load(
+    port: int, count: int, seconds: float, clients: int, server: int | None = None
+) -> dict[str, Any]:
+    """Run the load generator; with ``server``, also the server's CPU ms per 2xx."""
     url = f"http://127.0.0.1:{port}/webhooks/events"
     args = ["bench/loadgen.py", url, SECRET, str(count), str(seconds), str(clients)]
-    return run_json(args, timeout=seconds + 120)
+    before = _cpu_seconds(server) if server else None
+    result = run_json(args, timeout=seconds + 120)
+    after = _cpu_seconds(server) if server else None
+    if before is not None and after is not None and result["ok"]:
+        result["server_cpu_ms_per_req"] = round((after - before) * 1000 / result["ok"], 3)
+    return result
 
 
 def noop_baseline(folder: Path, count: int, seconds: float, clients: int) -> dict[str, Any]:
@@ -55,7 +79,7 @@ def noop_baseline(folder: Path, count: int, seconds: float, clients: int) -> dic
     proc = _serve(command, port, folder / "noop.log")
     try:
         _load(port, min(500, count), 10, clients)  # warm up
-        return _load(port, count, seconds, clients)
+        return _load(port, count, seconds, clients, proc.pid)
     finally:
         _stop(proc)
 
@@ -71,7 +95,7 @@ def hub_intake(url: str, folder: Path, count: int, seconds: float, clients: int)
     try:
         _load(port, min(300, count), 10, clients)  # warm up (these events are stored too)
         before = count_rows(url, "inbox_events")
-        result = _load(port, count, seconds, clients)
+        result = _load(port, count, seconds, clients, proc.pid)
     finally:
         _stop(proc)
     stored = count_rows(url, "inbox_events") - before

@@ -4,13 +4,17 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Sequence
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Dialect, delete, select
 from sqlalchemy.orm import Session
 
 from hub import leases
@@ -39,6 +43,195 @@ def body_hash_key(raw: RawRequest) -> str:
     return "sha256:" + hashlib.sha256(raw.body).hexdigest()
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """One verified request to store: its connector, endpoint, raw bytes and events."""
+
+    connector: str
+    endpoint: str
+    raw: RawRequest
+    events: Sequence[InboundEvent]
+
+
+def store_batch(
+    conn: Connection, items: Sequence[Incoming], *, notify: str = ""
+) -> list[tuple[int, int]]:
+    """Insert many requests and their events; ``notify`` names a channel to signal.
+
+    Returns ``(stored, duplicates)`` per item, in order. Events whose
+    ``(connector, key)`` is already stored, by an earlier request or earlier in this
+    batch, are skipped; an item whose events are all duplicates leaves nothing behind,
+    not even its raw request.
+
+    Intake's group commit hands a whole batch of concurrent requests here. On
+    PostgreSQL the batch is one statement, atomic on its own, so it may run in
+    autocommit mode: one round trip stores and commits every request and queues the
+    wake-up (``pg_notify``, sent at commit). On SQLite it is one INSERT per table
+    inside the caller's transaction (which must hold the write lock), and ``notify``
+    is ignored (there is no other host to wake).
+    """
+    todo = [(n, item) for n, item in enumerate(items) if item.events]
+    results = [(0, 0)] * len(items)
+    if not todo:
+        return results
+    requests = [(item, {e.key: e for e in item.events}) for _, item in todo]  # a key twice
+    if conn.dialect.name == "postgresql":  # in one request counts once
+        stored = _store_pg(conn, requests, notify)
+    else:
+        stored = _store_sqlite(conn, requests)
+    for (n, item), count in zip(todo, stored, strict=True):
+        results[n] = (count, len(item.events) - count)
+    return results
+
+
+_Request = tuple[Incoming, dict[str, InboundEvent]]
+
+
+def _kept_headers(raw: RawRequest) -> dict[str, str]:
+    return {k: v for k, v in raw.headers.items() if k not in _DROP_HEADERS}
+
+
+def _store_sqlite(conn: Connection, requests: Sequence[_Request]) -> list[int]:
+    # The caller's transaction holds SQLite's one write lock (BEGIN IMMEDIATE), so the
+    # batch can number its raw requests itself: no RETURNING, one executemany. A
+    # deferred transaction would get SQLITE_BUSY rather than a wrong id.
+    bind = _sqlite_binders(conn.dialect)
+    first = int(
+        conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM raw_deliveries").scalar_one()
+    )
+    ids = range(first, first + len(requests))
+    conn.exec_driver_sql(
+        "INSERT INTO raw_deliveries (id, connector, endpoint, method, url, headers, body,"
+        " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                delivery_id,
+                item.connector,
+                item.endpoint,
+                item.raw.method,
+                item.raw.url,
+                bind.json(_kept_headers(item.raw)),
+                bind.blob(item.raw.body),
+                bind.time(item.raw.received_at),
+            )
+            for delivery_id, (item, _) in zip(ids, requests, strict=True)
+        ],
+    )
+    rows = []
+    for delivery_id, (item, unique) in zip(ids, requests, strict=True):
+        when = bind.time(item.raw.received_at)
+        for key, event in unique.items():
+            rows.append((delivery_id, item.connector, item.endpoint, key, event.event_type,
+                         bind.json(event.payload), "pending", 0, when, when))  # fmt: skip
+    inserted: Counter[int] = Counter()
+    for start in range(0, len(rows), _SQLITE_ROWS):  # under SQLite's bound-variable limit
+        chunk = rows[start : start + _SQLITE_ROWS]
+        statement = _SQLITE_EVENTS.format(values=", ".join([_SQLITE_ROW] * len(chunk)))
+        flat = tuple(value for row in chunk for value in row)
+        inserted.update(int(d) for (d,) in conn.exec_driver_sql(statement, flat))
+    empty = [d for d in ids if not inserted[d]]
+    if empty:
+        conn.execute(delete(RawDelivery).where(RawDelivery.id.in_(empty)))
+    return [inserted[d] for d in ids]
+
+
+_SQLITE_ROWS = 500
+_SQLITE_ROW = "(" + ", ".join(["?"] * 10) + ")"
+_SQLITE_EVENTS = (
+    "INSERT INTO inbox_events (delivery_id, connector, endpoint, idempotency_key, event_type,"
+    " payload, status, attempts, next_attempt_at, received_at) VALUES {values}"
+    " ON CONFLICT (connector, idempotency_key) DO NOTHING RETURNING delivery_id"
+)
+
+
+@dataclass(frozen=True)
+class _Binders:
+    """The columns' own bind conversions, so rows written here read back exactly as
+    rows written through the ORM (JSON text, BLOB, the dialect's datetime format)."""
+
+    json: Callable[[Any], Any]
+    blob: Callable[[Any], Any]
+    time: Callable[[Any], Any]
+
+
+@cache
+def _sqlite_binders(dialect: Dialect) -> _Binders:
+    def binder(column: Any) -> Callable[[Any], Any]:
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        return process or (lambda value: value)
+
+    return _Binders(
+        json=binder(InboxEvent.__table__.c.payload),
+        blob=binder(RawDelivery.__table__.c.body),
+        time=binder(RawDelivery.__table__.c.received_at),
+    )
+
+
+# The batch as one statement. It travels as two JSON documents (one json.dumps each,
+# cheaper on the client than adapting a dozen arrays): the requests, each taking its
+# id from the sequence up front, and their events. The events are inserted first
+# (skipping duplicates), then only the requests that kept at least one event: the
+# foreign key is checked at the end of the statement, when both are in. With a
+# channel, each new event queues the wake-up; PostgreSQL sends it once, at commit.
+_STORE_PG = """
+WITH batch AS MATERIALIZED (
+    SELECT nextval(pg_get_serial_sequence('raw_deliveries', 'id')) AS id, r.*
+    FROM json_to_recordset(%(requests)s::json) AS r(
+        n int, connector text, endpoint text, method text, url text, headers jsonb,
+        body text, received_at timestamptz)
+), new_events AS (
+    INSERT INTO inbox_events (delivery_id, connector, endpoint, idempotency_key, event_type,
+                              payload, status, attempts, next_attempt_at, received_at)
+    SELECT b.id, b.connector, b.endpoint, e.key, e.type, e.payload,
+           'pending', 0, b.received_at, b.received_at
+    FROM json_to_recordset(%(events)s::json) AS e(o int, n int, key text, type text,
+                                                   payload jsonb)
+    JOIN batch AS b USING (n)
+    ORDER BY e.o
+    ON CONFLICT (connector, idempotency_key) DO NOTHING
+    RETURNING delivery_id
+), new_requests AS (
+    INSERT INTO raw_deliveries (id, connector, endpoint, method, url, headers, body, received_at)
+    SELECT id, connector, endpoint, method, url, headers, decode(body, 'base64'), received_at
+    FROM batch
+    WHERE id IN (SELECT delivery_id FROM new_events)
+)
+SELECT batch.n, count(new_events.delivery_id)
+FROM batch LEFT JOIN new_events ON new_events.delivery_id = batch.id
+GROUP BY batch.n
+"""
+_STORE_PG_NOTIFY = _STORE_PG.replace(
+    "RETURNING delivery_id", "RETURNING delivery_id, pg_notify(%(channel)s, '')"
+)
+
+
+def _store_pg(conn: Connection, requests: Sequence[_Request], notify: str) -> list[int]:
+    batch = [
+        {
+            "n": n,
+            "connector": item.connector,
+            "endpoint": item.endpoint,
+            "method": item.raw.method,
+            "url": item.raw.url,
+            "headers": _kept_headers(item.raw),
+            "body": base64.b64encode(item.raw.body).decode("ascii"),
+            "received_at": item.raw.received_at.isoformat(),
+        }
+        for n, (item, _) in enumerate(requests)
+    ]
+    events = [
+        {"n": n, "key": key, "type": event.event_type, "payload": event.payload}
+        for n, (_, unique) in enumerate(requests)
+        for key, event in unique.items()
+    ]
+    for o, event in enumerate(events):
+        event["o"] = o
+    params = {"requests": json.dumps(batch), "events": json.dumps(events), "channel": notify}
+    statement = _STORE_PG_NOTIFY if notify else _STORE_PG
+    counts = {int(n): int(kept) for n, kept in conn.exec_driver_sql(statement, params)}
+    return [counts.get(n, 0) for n in range(len(requests))]
+
+
 def store_events(
     session: Session,
     *,
@@ -47,49 +240,12 @@ def store_events(
     raw: RawRequest,
     events: Sequence[InboundEvent],
 ) -> tuple[int, int]:
-    """Insert the raw request and its new events; duplicates (same key) are skipped.
+    """:func:`store_batch` for one request, in ``session``'s transaction.
 
     Returns ``(stored, duplicates)``. When every event is a duplicate nothing at all
     is written, not even the raw request.
     """
-    if not events:
-        return 0, 0
-    delivery = RawDelivery(
-        connector=connector,
-        endpoint=endpoint,
-        method=raw.method,
-        url=raw.url,
-        headers={k: v for k, v in raw.headers.items() if k not in _DROP_HEADERS},
-        body=raw.body,
-        received_at=raw.received_at,
-    )
-    session.add(delivery)
-    session.flush()
-    unique = {e.key: e for e in events}  # the same key twice in one batch counts once
-    rows = [
-        {
-            "delivery_id": delivery.id,
-            "connector": connector,
-            "endpoint": endpoint,
-            "idempotency_key": key,
-            "event_type": event.event_type,
-            "payload": event.payload,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": raw.received_at,
-            "received_at": raw.received_at,
-        }
-        for key, event in unique.items()
-    ]
-    inserted = len(
-        leases.insert_ignoring_duplicates(
-            session, InboxEvent, rows, ("connector", "idempotency_key")
-        )
-    )
-    if inserted == 0:
-        session.delete(delivery)
-        session.flush()
-    return inserted, len(events) - inserted
+    return store_batch(session.connection(), [Incoming(connector, endpoint, raw, events)])[0]
 
 
 def claim(session: Session, *, worker_id: str, limit: int, lease: timedelta) -> list[Claimed]:

@@ -10,22 +10,56 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from functools import partial
 
 from flask import Blueprint, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, DBAPIError
 
 from hub import inbox
+from hub.group_commit import GroupCommit, file_lock
+from hub.inbox import Incoming
 from hub.plugin import AckResponse, InboundEndpoint, InboundEvent, IntakeResult
 from hub.problems import problem
 from hub.runtime import Runtime
-from hub.store.db import transaction
-from hub.wakeup import notify_in_transaction
+from hub.wakeup import CHANNEL
 from webhooks import PayloadError, RawRequest, SignatureError
 from webhooks.public_url import rebuild_public_url
 
 log = logging.getLogger(__name__)
 bp = Blueprint("intake", __name__)
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+_COMMITTER = "threadline.intake_commit"
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    """One group committer per app (per process): its request threads share commits."""
+    runtime: Runtime = state.app.extensions["threadline"]
+
+    def write(conn: Connection, items: Sequence[Incoming]) -> list[tuple[int, int]]:
+        # Other processes' workers wake at commit (PostgreSQL NOTIFY), this one's after.
+        return inbox.store_batch(conn, items, notify=CHANNEL)
+
+    def committed(_items: Sequence[Incoming]) -> None:
+        runtime.wakeup.set()
+
+    # On PostgreSQL a batch is one statement, so it runs in autocommit mode: a single
+    # round trip stores, commits and notifies (see inbox.store_batch). On a SQLite
+    # file, the web processes' committers queue on a lock file beside the database.
+    url = runtime.engine.url
+    serialize = None
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        serialize = partial(file_lock, f"{url.database}-intake.lock")
+    state.app.extensions[_COMMITTER] = GroupCommit(
+        runtime.engine,
+        write,
+        committed,
+        autocommit=url.get_backend_name() == "postgresql",
+        serialize=serialize,
+    )
 
 
 def _runtime() -> Runtime:
@@ -39,7 +73,9 @@ def _raw_request(body: bytes, trust_forwarded: bool) -> RawRequest:
     url = rebuild_public_url(
         request.scheme, request.host, path, headers, trust_forwarded=trust_forwarded
     )
-    return RawRequest.build(request.method, url, headers, body)
+    # Names are lower-cased and the method is werkzeug's upper-case one already, so
+    # the frozen value is built directly rather than through RawRequest.build.
+    return RawRequest(method=request.method, url=url, headers=headers, body=body)
 
 
 @bp.route("/webhooks/<connector_name>", defaults={"endpoint_name": ""}, methods=METHODS)
@@ -71,7 +107,7 @@ def receive(connector_name: str, endpoint_name: str, _rest: str = "") -> Respons
         if endpoint.query:
             return _respond(endpoint.answer(raw))
         events = endpoint.parse(raw)
-        return _store_and_ack(runtime, endpoint, raw, events, context)
+        return _store_and_ack(endpoint, raw, events, context)
     except SignatureError as exc:
         log.warning("intake.signature_rejected", extra={**context, "reason": exc.message})
         return problem(401, exc.code, exc.message)
@@ -106,30 +142,31 @@ def _handshake(endpoint: InboundEndpoint, raw: RawRequest, context: dict[str, st
 
 
 def _store_and_ack(
-    runtime: Runtime,
     endpoint: InboundEndpoint,
     raw: RawRequest,
     events: list[InboundEvent],
     context: dict[str, str],
 ) -> Response:
-    """Commit the events, and only then answer the sender; 503 while the store is down."""
+    """Commit the events, and only then answer the sender; 503 while the store is down.
+
+    The commit is shared with whatever other requests of this process are storing at
+    the same moment (``hub/group_commit.py``); this request is answered only once the
+    transaction holding its events has committed.
+    """
     started = time.perf_counter()
+    committer: GroupCommit[Incoming, tuple[int, int]] = current_app.extensions[_COMMITTER]
     try:
-        with transaction(runtime.sessions) as session:
-            stored, duplicates = inbox.store_events(
-                session,
-                connector=context["connector"],
-                endpoint=endpoint.name,
-                raw=raw,
-                events=events,
-            )
-            if stored:
-                notify_in_transaction(session)
+        stored, duplicates = committer.submit(
+            Incoming(context["connector"], endpoint.name, raw, events)
+        )
     except DataError as exc:  # the store refuses this content (a NUL in PostgreSQL text)
-        log.warning("intake.payload_refused_by_store",
-                    extra={**context, "error_class": type(exc.orig).__name__})
-        return problem(400, "invalid_payload", "the body holds characters the store cannot "
-                       "keep (a NUL byte)")
+        log.warning(
+            "intake.payload_refused_by_store",
+            extra={**context, "error_class": type(exc.orig).__name__},
+        )
+        return problem(
+            400, "invalid_payload", "the body holds characters the store cannot keep (a NUL byte)"
+        )
     except DBAPIError as exc:
         log.error("intake.store_unavailable", extra={**context, "error_class": type(exc).__name__})
         fallback = endpoint.fallback(raw)
@@ -138,15 +175,14 @@ def _store_and_ack(
         response = problem(503, "store_unavailable", "the event store is unavailable; retry")
         response.headers["Retry-After"] = "5"
         return response
-    if stored:
-        runtime.wakeup.set()
-    log.info(
-        "intake.stored",
-        extra={
-            **context,
-            "stored": stored,
-            "duplicates": duplicates,
-            "store_ms": round((time.perf_counter() - started) * 1000, 2),
-        },
-    )
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "intake.stored",
+            extra={
+                **context,
+                "stored": stored,
+                "duplicates": duplicates,
+                "store_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
     return _respond(endpoint.ack(raw, IntakeResult(stored=stored, duplicates=duplicates)))

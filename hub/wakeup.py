@@ -46,8 +46,9 @@ class Wakeup:
         if engine.dialect.name != "postgresql" or self._thread is not None:
             return
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._thread = threading.Thread(target=self._run, args=(dsn,), name="inbox-listen",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(dsn,), name="inbox-listen", daemon=True
+        )
         self._thread.start()
 
     def _run(self, dsn: str) -> None:

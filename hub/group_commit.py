@@ -1,0 +1,183 @@
+"""Group commit: concurrent requests in one process share one transaction and one fsync.
+
+A durable acknowledgement costs a commit, and a commit costs a disk flush (SQLite WAL
+with ``synchronous=FULL``, PostgreSQL's WAL flush) whatever it holds. So the request
+threads of a web process queue their writes here, and whichever thread finds no commit
+in flight becomes the committer: it takes everything pending (its own write and any
+that queued behind it), writes it all in one transaction, commits, and then releases
+every request of the batch. The others wait on a condition; one of those still
+pending becomes the next committer. Nothing waits for a batch to fill: a request that
+arrives while the store is idle is written at once, alone. Under load, the writes
+that arrive during one commit's flush make up the next batch.
+
+Each request learns its own outcome and is acknowledged only after the commit that
+holds it. When a batch fails:
+
+- the store is down (a connection or operational error): every request of the batch
+  gets that error (intake answers 503 with Retry-After);
+- anything else (a value the store refuses, say a NUL byte on PostgreSQL): the batch
+  is rolled back and each request is written again alone, so one poison request gets
+  its own error and its neighbours are stored.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+log = logging.getLogger(__name__)
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class _Slot(Generic[Item, Result]):
+    __slots__ = ("done", "error", "item", "result")
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.done = False
+        self.result: Result | None = None
+        self.error: BaseException | None = None
+
+
+def store_is_down(exc: BaseException) -> bool:
+    """A failure of the store itself, not of what was written: retrying alone won't help."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Write items in shared transactions; :meth:`submit` returns once its own is committed.
+
+    ``write(conn, items)`` runs inside a transaction on ``engine`` and returns one
+    result per item, in order. With ``autocommit`` the connection is in autocommit
+    mode instead: ``write`` must then be one statement (atomic on its own), and the
+    batch costs no BEGIN and COMMIT round trips. ``after_commit(items)`` runs once per
+    committed batch (say, to wake local workers).
+
+    ``serialize``, when given, is entered around each batch: on SQLite a file lock
+    (:func:`file_lock`) queues the committers of several web processes in the kernel,
+    which hands the lock over the moment it is released, instead of SQLite's busy
+    handler, which polls with sleeps of up to 100 ms and starves the unlucky.
+
+    While batches keep coming, successive committers pass one connection along
+    instead of checking one out (and pinging it) per batch; the last committer before
+    an idle moment returns it to the pool, so nothing is held while the store is idle.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        write: Callable[[Connection, Sequence[Item]], Sequence[Result]],
+        after_commit: Callable[[Sequence[Item]], None] | None = None,
+        *,
+        autocommit: bool = False,
+        serialize: Callable[[], AbstractContextManager[Any]] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._write = write
+        self._after_commit = after_commit
+        self._autocommit = autocommit
+        self._serialize = serialize or nullcontext
+        self._cond = threading.Condition()
+        self._pending: list[_Slot[Item, Result]] = []
+        self._busy = False
+        self._conn: Connection | None = None  # only the committer of the moment uses it
+        self.batches = 0  # committed batches and the items in them: for tests and metrics
+        self.items = 0
+
+    def submit(self, item: Item) -> Result:
+        """Write ``item`` durably and return its result, or raise its batch's error."""
+        slot: _Slot[Item, Result] = _Slot(item)
+        with self._cond:
+            self._pending.append(slot)
+            while not slot.done:
+                if not self._busy:
+                    self._busy = True
+                    batch, self._pending = self._pending, []
+                    break
+                self._cond.wait()
+            else:
+                return _outcome(slot)
+        try:
+            self._commit(batch)
+        finally:
+            for other in batch:  # only when interrupted (SystemExit in the committer)
+                if not other.done:
+                    other.error, other.done = RuntimeError("the commit was interrupted"), True
+            idle: Connection | None = None
+            with self._cond:
+                self._busy = False
+                if not self._pending:
+                    idle, self._conn = self._conn, None
+                self._cond.notify_all()
+            if idle is not None:
+                idle.close()
+        return _outcome(slot)
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            conn = self._engine.connect()
+            if self._autocommit:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            self._conn = conn
+        return self._conn
+
+    def _commit(self, batch: list[_Slot[Item, Result]]) -> None:
+        """Write ``batch`` in one transaction and settle every slot; never raises."""
+        try:
+            with self._serialize():
+                conn = self._connection()
+                with conn.begin():
+                    results = self._write(conn, [slot.item for slot in batch])
+        except Exception as exc:  # noqa: BLE001 - settled into the slots, raised by submit
+            if self._conn is not None:  # a failed batch never hands its connection on
+                self._conn.close()
+                self._conn = None
+            if len(batch) > 1 and not store_is_down(exc):
+                log.warning(
+                    "intake.batch_split",
+                    extra={"items": len(batch), "error_class": type(exc).__name__},
+                )
+                for slot in batch:
+                    self._commit([slot])
+                return
+            for slot in batch:
+                slot.error, slot.done = exc, True
+            return
+        with self._cond:
+            self.batches += 1
+            self.items += len(batch)
+        for slot, result in zip(batch, results, strict=True):
+            slot.result, slot.done = result, True
+        if self._after_commit is not None:
+            try:
+                self._after_commit([slot.item for slot in batch])
+            except Exception as exc:  # noqa: BLE001 - the batch is committed whatever this does
+                log.error("intake.after_commit_failed", extra={"error_class": type(exc).__name__})
+
+
+@contextmanager
+def file_lock(path: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _outcome(slot: _Slot[Any, Result]) -> Result:
+    if slot.error is not None:
+        raise slot.error
+    return slot.result  # type: ignore[return-value]
