@@ -117,16 +117,22 @@ def merge_on_keys(
     matched_on: Key | None,
     record: tuple[str, str, str],
     rules: IdentityRules,
+    holders: Mapping[Key, list[str]] | None = None,
 ) -> list[int]:
     """Merge into ``contact`` every contact :func:`merge_targets` names (the
-    per-record path); returns the merge ids."""
+    per-record path); returns the merge ids. ``holders``: the keys' live holders
+    when the caller has them (resolution read them a moment ago)."""
     from hub.identity.merge import merge_contacts
     from hub.identity.resolve import holders_by_key, lock_identifiers
 
     strong = [k for k in keys if rules.auto_merge.strong(k[0])]
     if not rules.auto_merge.deterministic or not strong:
         return []
-    found = holders_by_key(session, strong)
+    found = (
+        {k: holders.get(k, []) for k in strong}
+        if holders is not None
+        else holders_by_key(session, strong)
+    )
     others = {c for k in strong for c in found.get(k, []) if c != contact.id}
     if not others:
         return []

@@ -55,7 +55,7 @@ class Profile:
     emails: frozenset[str]
 
 
-def _names(contact: Contact) -> tuple[str, str]:
+def _names(contact: Any) -> tuple[str, str]:
     first, last = contact.first_name or "", contact.last_name or ""
     if not last and contact.display_name and " " in contact.display_name.strip():
         first, last = contact.display_name.strip().rsplit(" ", 1)
@@ -86,17 +86,27 @@ def _profiles(session: Session, ids: Iterable[str]) -> dict[str, Profile]:
     wanted = list(set(ids))
     if not wanted:
         return {}
+    # Plain rows of the few columns scoring reads: ORM objects cost more than the query.
     contacts = {
         c.id: c
-        for c in session.scalars(
-            select(Contact).where(Contact.id.in_(wanted), Contact.merged_into_id.is_(None))
+        for start in range(0, len(wanted), 500)
+        for c in session.execute(
+            select(
+                Contact.id,
+                Contact.first_name,
+                Contact.last_name,
+                Contact.display_name,
+                Contact.company,
+            ).where(Contact.id.in_(wanted[start : start + 500]), Contact.merged_into_id.is_(None))
         )
     }
     keys: dict[str, dict[str, set[str]]] = {c: {"phone": set(), "email": set()} for c in contacts}
-    if contacts:
+    listed = list(contacts)
+    for start in range(0, len(listed), 500):
         for cid, kind, value in session.execute(
             select(Identifier.contact_id, Identifier.kind, Identifier.value).where(
-                Identifier.contact_id.in_(list(contacts)), Identifier.kind.in_(["phone", "email"])
+                Identifier.contact_id.in_(listed[start : start + 500]),
+                Identifier.kind.in_(["phone", "email"]),
             )
         ):
             keys[cid][kind].add(value)
@@ -141,6 +151,10 @@ def _first_block(first: str, last: str, p: Profile) -> bool:
     )
 
 
+def _by_id(row: Any) -> str:
+    return str(row[0])
+
+
 def _blocks(session: Session, profiles: Sequence[Profile], threshold: float) -> dict[str, set[str]]:
     """For each profile, the contacts worth scoring against it: the same last name
     (any case), or the same first name (nicknames included) with a last name that
@@ -165,20 +179,23 @@ def _blocks(session: Session, profiles: Sequence[Profile], threshold: float) -> 
             )
             if r[3] is None and last in _spellings(r[2] or "")
         ]
-        rows = sorted(rows)[:BLOCK_LIMIT]
+        rows = sorted(rows, key=_by_id)[:BLOCK_LIMIT]
         if fold(p.first) and len(last) >= 3:
             prefixes = _spellings(last[:3])
             rows += sorted(
-                r
-                for r in session.execute(
-                    select(*columns)
-                    .where(
-                        Contact.first_name.in_(_first_spellings(p.first)),
-                        or_(*(_prefix_range(x) for x in prefixes)),
+                (
+                    r
+                    for r in session.execute(
+                        select(*columns)
+                        .where(
+                            Contact.first_name.in_(_first_spellings(p.first)),
+                            or_(*(_prefix_range(x) for x in prefixes)),
+                        )
+                        .limit(SCAN_LIMIT)
                     )
-                    .limit(SCAN_LIMIT)
-                )
-                if r[3] is None and _first_block(r[1] or "", r[2] or "", p)
+                    if r[3] is None and _first_block(r[1] or "", r[2] or "", p)
+                ),
+                key=_by_id,
             )[:BLOCK_LIMIT]
         for cid, first, other_last, _ in rows:
             if cid != p.id and (

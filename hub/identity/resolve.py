@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import select, text, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from hub.identity.rules import (
@@ -45,6 +45,8 @@ class Resolution:
     extra_keys: list[tuple[str, str]] = field(default_factory=list)
     #: The keys as resolution used them (normalised, junk removed): what to index.
     keys: list[tuple[str, str]] = field(default_factory=list)
+    #: The live holders of each key, as resolution saw them.
+    holders: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
 def _rank(kind: str, rules: IdentityRules = DEFAULT_RULES) -> int:
@@ -107,15 +109,18 @@ def holders_by_key(
     by_kind: dict[str, list[str]] = {}
     for kind, value in unique:
         by_kind.setdefault(kind, []).append(value)
+    # The per-kind selects go out as one UNION ALL: one round trip, each branch on the
+    # (kind, value) index.
+    selects = [
+        select(Identifier.kind, Identifier.value, Identifier.contact_id, Contact.merged_into_id)
+        .join(Contact, Contact.id == Identifier.contact_id)
+        .where(Identifier.kind == kind, Identifier.value.in_(values))
+        for kind, values in by_kind.items()
+    ]
+    statement: Any = selects[0] if len(selects) == 1 else union_all(*selects)
     found: dict[tuple[str, str], set[str]] = {}
-    for kind, values in by_kind.items():
-        rows = session.execute(
-            select(Identifier.value, Identifier.contact_id, Contact.merged_into_id)
-            .join(Contact, Contact.id == Identifier.contact_id)
-            .where(Identifier.kind == kind, Identifier.value.in_(values))
-        ).all()
-        for value, contact, merged in rows:
-            found.setdefault((kind, value), set()).add(merged or contact)
+    for kind, value, contact, merged in session.execute(statement):
+        found.setdefault((kind, value), set()).add(merged or contact)
     return {key: sorted(ids) for key, ids in found.items()}
 
 
@@ -189,7 +194,12 @@ def resolve_contact(
                 continue
             if contact is not None:
                 return Resolution(
-                    contact, created=False, matched_on=key, ambiguous=ambiguous, keys=usable
+                    contact,
+                    created=False,
+                    matched_on=key,
+                    ambiguous=ambiguous,
+                    keys=usable,
+                    holders=holders,
                 )
         elif len(candidates) > 1:
             ambiguous.append(key)

@@ -179,8 +179,22 @@ class IdentityRules(BaseModel):
             kinds.setdefault(kind, set()).update(folded)
         return {k: frozenset(v) for k, v in kinds.items()}
 
+    @cached_property
+    def _ranks(self) -> dict[str, int]:
+        return {}  # kind → rank, filled as kinds are met (a store has a handful)
+
+    @cached_property
+    def _limits(self) -> dict[str, int | None]:
+        return {}  # kind → limit, likewise
+
     def rank(self, kind: str) -> int:
         """Position of ``kind`` in the priority order (exact names before families)."""
+        found = self._ranks.get(kind)
+        if found is None:
+            found = self._ranks[kind] = self._rank(kind)
+        return found
+
+    def _rank(self, kind: str) -> int:
         family = kind.split(":", 1)[0]
         for index, name in enumerate(self.priority):
             if name == kind:
@@ -217,6 +231,12 @@ class IdentityRules(BaseModel):
 
     def limit(self, kind: str) -> int | None:
         """How many distinct values of ``kind`` one contact may hold (None: no limit)."""
+        cache = self._limits
+        if kind not in cache:
+            cache[kind] = self._limit(kind)
+        return cache[kind]
+
+    def _limit(self, kind: str) -> int | None:
         if kind in self.limits:
             return self.limits[kind]
         for pattern, limit in self.limits.items():

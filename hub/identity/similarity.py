@@ -1,8 +1,8 @@
-"""Pure similarity functions for probabilistic matching (no dependencies).
+"""Pure similarity functions for probabilistic matching.
 
-Jaro-Winkler on names (the measure record-linkage work uses for short strings), a
-small nickname table, token overlap for company names, and partial matches of phones
-and e-mail addresses. Every function returns a number in [0, 1].
+Jaro-Winkler on names (the measure record-linkage work uses for short strings; Jaro
+itself from rapidfuzz), a small nickname table, token overlap for company names, and
+partial matches of phones and e-mail addresses. Every function returns a number in [0, 1].
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+
+from rapidfuzz.distance import Jaro
 
 #: Common English nicknames → the formal name (both directions are tried).
 NICKNAMES: dict[str, str] = {
@@ -129,26 +131,15 @@ def nickname_variants(first: str) -> frozenset[str]:
 
 @lru_cache(maxsize=262144)
 def jaro_winkler(a: str, b: str) -> float:
-    """Jaro-Winkler similarity (prefix scale 0.1, up to four characters)."""
+    """Jaro-Winkler similarity (prefix scale 0.1, up to four characters, applied
+    whatever the Jaro score). Jaro itself comes from rapidfuzz (C, bit-parallel)."""
     if a == b:
         return 1.0 if a else 0.0
     if not a or not b:
         return 0.0
-    window = max(len(a), len(b)) // 2 - 1
-    matched_a, matched_b = [False] * len(a), [False] * len(b)
-    matches = 0
-    for i, ch in enumerate(a):
-        for j in range(max(0, i - window), min(len(b), i + window + 1)):
-            if not matched_b[j] and b[j] == ch:
-                matched_a[i] = matched_b[j] = True
-                matches += 1
-                break
-    if not matches:
+    jaro = Jaro.similarity(a, b)
+    if not jaro:
         return 0.0
-    seq_a = [c for c, m in zip(a, matched_a, strict=True) if m]
-    seq_b = [c for c, m in zip(b, matched_b, strict=True) if m]
-    transpositions = sum(x != y for x, y in zip(seq_a, seq_b, strict=True)) / 2
-    jaro = (matches / len(a) + matches / len(b) + (matches - transpositions) / matches) / 3
     prefix = 0
     for x, y in zip(a[:4], b[:4], strict=False):
         if x != y:

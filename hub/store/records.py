@@ -75,10 +75,11 @@ def upsert_contact_record(
     keys = [(record_kind(connector, object_type), external_id), *mapped.identifiers]
     created = False
     matched_on: tuple[str, str] | None = None
+    holders: dict[tuple[str, str], list[str]] | None = None
     if record is None:
         resolution = resolve_contact(session, keys, rules=rules, fields=mapped.fields)
         contact, created = resolution.contact, resolution.created
-        matched_on = resolution.matched_on
+        matched_on, holders = resolution.matched_on, resolution.holders
         session.add(link_row(connector, object_type, external_id, contact.id, resolution))
         record = SourceRecord(
             connector=connector,
@@ -104,6 +105,7 @@ def upsert_contact_record(
                 matched_on=matched_on,
                 record=(connector, object_type, external_id),
                 rules=rules,
+                holders=holders,
             )
         )
     record.snapshot = snapshot_of(mapped)
