@@ -95,6 +95,12 @@ class GroupCommit(Generic[Item, Result]):
         self.batches = 0  # committed batches and the items in them: for tests and metrics
         self.items = 0
 
+    @property
+    def pending(self) -> int:
+        """Requests queued behind the commit in flight (a gauge for metrics and tests)."""
+        with self._cond:
+            return len(self._pending)
+
     def submit(self, item: Item) -> Result:
         """Write ``item`` durably and return its result, or raise its batch's error."""
         slot: _Slot[Item, Result] = _Slot(item)

@@ -31,7 +31,8 @@ from webhooks.public_url import rebuild_public_url
 log = logging.getLogger(__name__)
 bp = Blueprint("intake", __name__)
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-_COMMITTER = "threadline.intake_commit"
+#: Where an app keeps its :class:`~hub.group_commit.GroupCommit` (in ``app.extensions``).
+COMMITTER = "threadline.intake_commit"
 
 
 @bp.record_once
@@ -53,7 +54,7 @@ def _setup(state: BlueprintSetupState) -> None:
     serialize = None
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         serialize = partial(file_lock, f"{url.database}-intake.lock")
-    state.app.extensions[_COMMITTER] = GroupCommit(
+    state.app.extensions[COMMITTER] = GroupCommit(
         runtime.engine,
         write,
         committed,
@@ -154,7 +155,7 @@ def _store_and_ack(
     transaction holding its events has committed.
     """
     started = time.perf_counter()
-    committer: GroupCommit[Incoming, tuple[int, int]] = current_app.extensions[_COMMITTER]
+    committer: GroupCommit[Incoming, tuple[int, int]] = current_app.extensions[COMMITTER]
     try:
         stored, duplicates = committer.submit(
             Incoming(context["connector"], endpoint.name, raw, events)
