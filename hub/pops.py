@@ -127,7 +127,10 @@ class PopFanout:
                 outbox.push_row(target, f"pop-{pop.id}", payload, pop.contact_id, pop.received_at)
                 for target in targets
             ]
-            pop.status = "queued"
             routed.append(targets)
+        # Marked after every payload is built: a pop changed earlier would be flushed
+        # (one UPDATE each) by the next payload's reads.
+        for pop, _ in pops:
+            pop.status = "queued"
         outbox.enqueue_many(session, rows)
         return routed
