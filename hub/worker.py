@@ -202,9 +202,14 @@ class Worker:
 
     def run_forever(self, stop: threading.Event) -> None:
         """Process the inbox and the outbox until ``stop`` is set; back off while idle or
-        while the store is down."""
+        while the store is down. Candidate scoring runs beside it in a thread of its
+        own, so a long scoring batch never holds up the next pop."""
         from hub.delivery import DeliveryWorker
 
+        scorer = threading.Thread(
+            target=self.score_candidates_forever, args=(stop,), name="scorer", daemon=True
+        )
+        scorer.start()
         deliveries = DeliveryWorker(self.runtime, self.worker_id)
         idle = self.settings.poll_interval_seconds
         self.runtime.wakeup.listen(self.runtime.engine)
@@ -215,3 +220,23 @@ class Worker:
             except DBAPIError as exc:
                 log.error("worker.store_unavailable", extra={"error_class": type(exc).__name__})
                 stop.wait(min(5.0, idle * 4))
+        scorer.join(timeout=30)
+
+    def score_candidates_forever(self, stop: threading.Event) -> None:
+        """Score the contacts that writes queued (:mod:`hub.identity.candidate_queue`)
+        until ``stop`` is set; several workers share the queue safely."""
+        from hub.identity.candidate_queue import score_queued
+
+        idle = max(self.settings.poll_interval_seconds, 1.0)
+        rules = self.runtime.pipeline.identity
+        while not stop.is_set():
+            try:
+                if not score_queued(self.runtime.sessions, rules, worker_id=self.worker_id):
+                    stop.wait(idle)
+            except DBAPIError as exc:
+                log.error("scorer.store_unavailable", extra={"error_class": type(exc).__name__})
+                stop.wait(5.0)
+            except Exception as exc:  # noqa: BLE001 - scoring must never stop the worker
+                # The class only: messages of store errors quote parameters (personal data).
+                log.error("scorer.failed", extra={"error_class": type(exc).__name__})
+                stop.wait(5.0)
