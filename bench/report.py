@@ -121,6 +121,9 @@ def _context(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
               "| queued → delivered p50 / p99 ms |", "|---|---|---|---|"]  # fmt: skip
     for store, x in r.items():
         for target, v in x.get("pops", {}).get("stages", {}).items():
+            if "received_to_queued" not in v:  # the inbox's own figure
+                lines.append(f"| {store} | {target} | {v['p50_ms']} / {v['p99_ms']} | |")
+                continue
             a, b = v["received_to_queued"], v["queued_to_delivered"]
             lines.append(f"| {store} | {target} | {a['p50_ms']} / {a['p99_ms']} | "
                          f"{b['p50_ms']} / {b['p99_ms']} |")  # fmt: skip
