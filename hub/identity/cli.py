@@ -1,5 +1,5 @@
 """Identity commands: ``threadline contacts explain|unmerge|merges|candidates|decide``
-and ``threadline identity simulate``. Registered by :func:`register` from hub/cli.py."""
+and ``threadline identity simulate|score``. Registered by :func:`register` from hub/cli.py."""
 
 from __future__ import annotations
 
@@ -111,6 +111,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from hub.identity.candidate_queue import pending, score_queued
+
+    runtime = _runtime(args)
+    with closing(runtime):
+        scored = 0
+        while scored < args.limit:
+            batch = min(args.batch, args.limit - scored)
+            taken = score_queued(
+                runtime.sessions, runtime.settings.hub.identity, worker_id="cli", limit=batch
+            )
+            if not taken:
+                break
+            scored += taken
+        with runtime.read_sessions() as session:
+            _out({"scored": scored, "still_queued": pending(session)})
+    return 0
+
+
 def register(sub: Any, add: Add) -> None:
     """Add the ``contacts`` and ``identity`` command groups to ``threadline``."""
     contacts = sub.add_parser("contacts", help="unified contacts: explain, merges").add_subparsers(
@@ -139,3 +158,11 @@ def register(sub: Any, add: Add) -> None:
     )
     sim = add("simulate", cmd_simulate, "replay stored records under proposed rules", identity)
     sim.add_argument("--rules", required=True, help="YAML: a hub.identity section")
+    score = add(
+        "score",
+        cmd_score,
+        "score queued contacts for candidates and automatic merges (workers do this too)",
+        identity,
+    )
+    score.add_argument("--limit", type=int, default=1_000_000, help="contacts to score at most")
+    score.add_argument("--batch", type=int, default=200, help="contacts per transaction")

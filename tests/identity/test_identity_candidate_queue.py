@@ -3,9 +3,11 @@ scores them later, in batches that several workers can take at once."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from identity_helpers import contact_of, person
 from sqlalchemy import select
 
@@ -101,3 +103,26 @@ def test_nothing_is_queued_when_candidates_are_off(make_runtime: Any) -> None:
     runtime = make_runtime(hub={"identity": {"candidates": {"enabled": False}}})
     write(runtime, person("a", "Ada", "Lovelace"))
     assert queued(runtime) == {}
+
+
+def test_cli_score_drains_the_queue(
+    make_runtime: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers.config import base_config
+
+    from hub.cli import main
+
+    runtime = make_runtime()
+    write(
+        runtime,
+        person("a", "Robert", "Smith", company="Acme Inc", emails=["bob.smith@acme.example"]),
+        person("b", "Bob", "Smith", 5, company="ACME", emails=["bob.smith@gmail.example"]),
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps(base_config(runtime.engine.url.render_as_string(False))))
+    assert main(["--config", str(config), "identity", "score", "--limit", "1"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"scored": 1, "still_queued": 1}
+    assert main(["--config", str(config), "identity", "score"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"scored": 1, "still_queued": 0}
+    with runtime.read_sessions() as session:
+        assert len(list_candidates(session)) == 1
