@@ -70,7 +70,7 @@ def _register_request_ids(app: Flask) -> None:
 
     @app.before_request
     def start() -> None:
-        given = request.headers.get("X-Request-Id", "")
+        given = request.environ.get("HTTP_X_REQUEST_ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         g.request_started = time.monotonic()
 
@@ -78,6 +78,8 @@ def _register_request_ids(app: Flask) -> None:
     def finish(response: Response) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers["X-Request-Id"] = request_id
+        if not log.isEnabledFor(logging.INFO):
+            return response
         started = g.get("request_started")
         log.info(
             "http.request",

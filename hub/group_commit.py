@@ -5,10 +5,11 @@ with ``synchronous=FULL``, PostgreSQL's WAL flush) whatever it holds. So the req
 threads of a web process queue their writes here, and whichever thread finds no commit
 in flight becomes the committer: it takes everything pending (its own write and any
 that queued behind it), writes it all in one transaction, commits, and then releases
-every request of the batch. The others wait on a condition; one of those still
-pending becomes the next committer. Nothing waits for a batch to fill: a request that
-arrives while the store is idle is written at once, alone. Under load, the writes
-that arrive during one commit's flush make up the next batch.
+every request of the batch. Each waiting request sleeps until it is settled or, if it
+is the oldest still pending, handed the lead for the next batch. Nothing waits for a
+batch to fill: a request that arrives while the store is idle is written at once,
+alone. Under load, the writes that arrive during one commit's flush make up the next
+batch.
 
 Each request learns its own outcome and is acknowledged only after the commit that
 holds it. When a batch fails:
@@ -39,13 +40,18 @@ Result = TypeVar("Result")
 
 
 class _Slot(Generic[Item, Result]):
-    __slots__ = ("done", "error", "item", "result")
+    """One request's write. Its thread sleeps on ``wake`` (a lock taken at birth), which
+    is released exactly once: when the write is settled, or to hand it the lead."""
+
+    __slots__ = ("done", "error", "item", "result", "wake")
 
     def __init__(self, item: Item) -> None:
         self.item = item
         self.done = False
         self.result: Result | None = None
         self.error: BaseException | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 def store_is_down(exc: BaseException) -> bool:
@@ -88,7 +94,7 @@ class GroupCommit(Generic[Item, Result]):
         self._after_commit = after_commit
         self._autocommit = autocommit
         self._serialize = serialize or nullcontext
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._pending: list[_Slot[Item, Result]] = []
         self._busy = False
         self._conn: Connection | None = None  # only the committer of the moment uses it
@@ -98,34 +104,43 @@ class GroupCommit(Generic[Item, Result]):
     @property
     def pending(self) -> int:
         """Requests queued behind the commit in flight (a gauge for metrics and tests)."""
-        with self._cond:
+        with self._lock:
             return len(self._pending)
 
     def submit(self, item: Item) -> Result:
         """Write ``item`` durably and return its result, or raise its batch's error."""
         slot: _Slot[Item, Result] = _Slot(item)
-        with self._cond:
+        with self._lock:
             self._pending.append(slot)
-            while not slot.done:
-                if not self._busy:
-                    self._busy = True
-                    batch, self._pending = self._pending, []
-                    break
-                self._cond.wait()
-            else:
+            lead, self._busy = not self._busy, True
+        if not lead:
+            slot.wake.acquire()  # settled by a committer, or handed the lead
+            if slot.done:
                 return _outcome(slot)
+        batch: list[_Slot[Item, Result]] = []
         try:
-            self._commit(batch)
+            with self._serialize():
+                # Taken once the lock is held: what queued while another process
+                # committed rides along (on SQLite, the file lock's wait is the batch's).
+                with self._lock:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
         finally:
             for other in batch:  # only when interrupted (SystemExit in the committer)
                 if not other.done:
                     other.error, other.done = RuntimeError("the commit was interrupted"), True
-            idle: Connection | None = None
-            with self._cond:
-                self._busy = False
-                if not self._pending:
+            successor, idle = None, None
+            with self._lock:
+                if self._pending:  # the oldest waiting request commits the next batch
+                    successor = self._pending[0]
+                else:
+                    self._busy = False
                     idle, self._conn = self._conn, None
-                self._cond.notify_all()
+            if successor is not None:
+                successor.wake.release()
+            for other in batch:
+                if other is not slot:
+                    other.wake.release()
             if idle is not None:
                 idle.close()
         return _outcome(slot)
@@ -141,10 +156,9 @@ class GroupCommit(Generic[Item, Result]):
     def _commit(self, batch: list[_Slot[Item, Result]]) -> None:
         """Write ``batch`` in one transaction and settle every slot; never raises."""
         try:
-            with self._serialize():
-                conn = self._connection()
-                with conn.begin():
-                    results = self._write(conn, [slot.item for slot in batch])
+            conn = self._connection()
+            with conn.begin():
+                results = self._write(conn, [slot.item for slot in batch])
         except Exception as exc:  # noqa: BLE001 - settled into the slots, raised by submit
             if self._conn is not None:  # a failed batch never hands its connection on
                 self._conn.close()
@@ -160,7 +174,7 @@ class GroupCommit(Generic[Item, Result]):
             for slot in batch:
                 slot.error, slot.done = exc, True
             return
-        with self._cond:
+        with self._lock:
             self.batches += 1
             self.items += len(batch)
         for slot, result in zip(batch, results, strict=True):
@@ -174,8 +188,16 @@ class GroupCommit(Generic[Item, Result]):
 
 @contextmanager
 def file_lock(path: str) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block.
+
+    Only an optimisation over SQLite's own locking: when the file cannot be opened
+    (a read-only folder), the block runs without it.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

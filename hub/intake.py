@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
@@ -69,14 +70,28 @@ def _runtime() -> Runtime:
 
 
 def _raw_request(body: bytes, trust_forwarded: bool) -> RawRequest:
-    headers = {k.lower(): v for k, v in request.headers.items()}
+    environ = request.environ
+    headers = _headers(environ)
     path = request.full_path if request.query_string else request.path
     url = rebuild_public_url(
         request.scheme, request.host, path, headers, trust_forwarded=trust_forwarded
     )
     # Names are lower-cased and the method is werkzeug's upper-case one already, so
     # the frozen value is built directly rather than through RawRequest.build.
-    return RawRequest(method=request.method, url=url, headers=headers, body=body)
+    return RawRequest(method=environ["REQUEST_METHOD"], url=url, headers=headers, body=body)
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers, names lower-cased, straight from the WSGI environ (what
+    ``request.headers`` yields, without its title-casing and proxying per header)."""
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                headers[key[5:].replace("_", "-").lower()] = value
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers[key.replace("_", "-").lower()] = value
+    return headers
 
 
 @bp.route("/webhooks/<connector_name>", defaults={"endpoint_name": ""}, methods=METHODS)
