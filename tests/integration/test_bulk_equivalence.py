@@ -13,7 +13,7 @@ from hub.identity.candidate_queue import drain as score_candidates
 from hub.plugin import SourceRecord
 from hub.runtime import Runtime
 from hub.store.db import transaction
-from hub.store.models import Base, Contact, Identifier, IdentityLink, MatchCandidate
+from hub.store.models import Base, Contact, Identifier, IdentityLink, MatchCandidate, Merge
 from hub.store.models import SourceRecord as SourceRow
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -129,3 +129,65 @@ def test_bulk_path_equals_record_by_record(runtime: Runtime) -> None:
         assert snapshot(runtime) == one_by_one, f"seed {seed}"
         wipe(runtime)
     assert {"link", "candidate"} <= kinds, "the data exercise links and candidates"
+
+
+def crossing(seed: int) -> list[tuple[str, SourceRecord]]:
+    """Three sources that each know a different key of the same people (customer
+    number, e-mail, phone), so later records name two contacts at once and merge them
+    (hub/identity/automerge.py); some share a household e-mail (the name guard) or a
+    switchboard (ambiguous)."""
+    rng = random.Random(seed)
+    out = []
+    source = "events"
+    for i in range(150):
+        person = rng.randrange(40)
+        if rng.random() < 0.15:  # runs of one source, so pages hold several records
+            source = rng.choice(["events", "crm", "desk"])
+        data: dict[str, Any] = {
+            "id": f"{source}-{person}-{rng.randrange(2)}",
+            "first_name": rng.choice(["Ana", "Ann"]) if person % 7 else f"Kid{i % 3}",
+            "last_name": f"L{person}",
+        }
+        if rng.random() < 0.5:
+            data["keys"] = {"customer_number": f"C{person}"}
+        if rng.random() < 0.5:
+            data["emails"] = [f"p{person}@example.com" if person % 9 else "home@example.com"]
+        if rng.random() < 0.4:
+            data["phones"] = [rng.choice([f"+1415555{person:04d}", "+12125550100"])]
+        stamp = BASE + timedelta(minutes=i)
+        out.append((source, SourceRecord("contact", data["id"], data, stamp)))
+    return out
+
+
+def test_bulk_path_merges_exactly_like_the_record_path(make_runtime: Any) -> None:
+    from helpers.config import TEST_SECRET
+
+    connectors = [
+        {"name": n, "type": "standard_webhooks", "settings": {"secret": TEST_SECRET}}
+        for n in ("events", "crm", "desk")
+    ]
+    runtime = make_runtime(connectors=connectors)
+    merged = 0
+    for seed in (1, 2, 3):
+        records = crossing(seed)
+        for source, record in records:
+            with transaction(runtime.sessions) as session:
+                runtime.pipeline.apply(session, runtime.connectors[source], [record])
+        score_candidates(runtime.sessions, runtime.pipeline.identity)
+        one_by_one = snapshot(runtime)
+        with runtime.read_sessions() as session:
+            merged += len(session.scalars(select(Merge)).all())
+        wipe(runtime)
+        runs: list[tuple[str, list[SourceRecord]]] = []  # consecutive records of a source
+        for source, record in records:
+            if runs and runs[-1][0] == source and len(runs[-1][1]) < 20:
+                runs[-1][1].append(record)
+            else:
+                runs.append((source, [record]))
+        for source, page in runs:
+            with transaction(runtime.sessions) as session:
+                runtime.pipeline.apply(session, runtime.connectors[source], page)
+        score_candidates(runtime.sessions, runtime.pipeline.identity)
+        assert snapshot(runtime) == one_by_one, f"seed {seed}"
+        wipe(runtime)
+    assert merged, "the data exercise automatic merges"
