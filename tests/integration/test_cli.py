@@ -138,8 +138,8 @@ def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
         try:
             if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # gunicorn binds the port before its workers have imported the app
         assert time.monotonic() < deadline, "not ready in time"
         time.sleep(0.1)
 
