@@ -95,14 +95,24 @@ def _context(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
               "| store | lookup | n | p50 ms | p95 ms | p99 ms | max ms | wrong answers |",
               "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for store, x in r.items():
-        found = x["lookups"]
-        for kind, v in [("all", found["all"]), *found["kinds"].items()]:
-            wrong = found["wrong"].get(kind, 0) if kind != "all" else sum(found["wrong"].values())
-            ok = v["p99_ms"] < goals["lookup_p99_ms"]
-            lines.append(
-                f"| {store} | {kind} | {v['n']} | {v['p50_ms']} | {v['p95_ms']} | "
-                f"{v['p99_ms']} ({_verdict(ok)}) | {v['max_ms']} | {wrong} |"
-            )
+        runs = [("", x["lookups"])]
+        if "recurring" in x["lookups"]:
+            runs.append(("recurring callers: ", x["lookups"]["recurring"]))
+        for prefix, found in runs:
+            for kind, v in [("all", found["all"]), *found["kinds"].items()]:
+                wrong = (found["wrong"].get(kind, 0) if kind != "all"
+                         else sum(found["wrong"].values()))  # fmt: skip
+                ok = v["p99_ms"] < goals["lookup_p99_ms"]
+                lines.append(
+                    f"| {store} | {prefix}{kind} | {v['n']} | {v['p50_ms']} | {v['p95_ms']} | "
+                    f"{v['p99_ms']} ({_verdict(ok)}) | {v['max_ms']} | {wrong} |"
+                )
+    lines += ["", "Lookups draw from all 1M contacts (pages nobody read lately), then from "
+              "500 recurring callers (their pages in memory). OS page cache (MB) before and "
+              "after each run: " + "; ".join(
+                  f"{store} {x['lookups'].get('page_cache_mb')} / "
+                  f"{x['lookups'].get('recurring', {}).get('page_cache_mb')}"
+                  for store, x in r.items())]  # fmt: skip
     lines += ["", "## Webhook → pop delivered", "",
               "Signed `interaction.started` posted → the pop read from the agent's panel "
               "stream (Server-Sent Events) and received by a signed-webhook sink.", ""]  # fmt: skip

@@ -3,15 +3,16 @@ what is still open, and hints to route them. The context API answers with it and
 every screen pop carries it, built once per pop.
 
 This is the hot path of a ringing call (the goal is a p99 under 5 ms on a store of a
-million contacts), so it reads with a handful of hand-written statements on the
-session's own DBAPI connection instead of ORM queries: the contact and how it was
-found in one statement, then six small ones (identifiers, source records, the recent
+million contacts), so it reads with hand-written statements on the session's own DBAPI
+connection instead of ORM queries: who holds the identifier, sent together with six
+small statements aimed at that holder (identifiers, source records, the recent
 timeline, open items, the current journey, candidates with their names), which
-PostgreSQL receives in one round trip (psycopg pipeline mode). Each statement reads
-only the columns the answer shows, through an index on the contact
-(``ix_interactions_contact_time`` serves both timeline statements with their LIMIT).
-``bench/context.py`` measures it; ``tests/integration/test_context_api.py`` keeps the
-answer's shape.
+PostgreSQL receives in one round trip (psycopg pipeline mode). Only when the holder
+was merged, or several contacts share the value, are the six read again for the
+contact shown. Each statement reads only the columns the answer shows, through an
+index on the contact (``ix_interactions_contact_time`` serves both timeline statements
+with their LIMIT). ``bench/context.py`` measures it; ``tests/integration/
+test_context_api.py`` and ``test_context_reads.py`` keep the answer.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from hub.identity.rules import DEFAULT_RULES, IdentityRules
 from hub.plugin import Connector
-from hub.store.models import Contact
 
 #: Statuses of cases, tickets and conversations that still need someone.
 OPEN_STATUSES = (
@@ -231,12 +231,6 @@ def live_contact_row(session: Session, contact_id: str) -> ContactRow | None:
     return _follow(reader, ContactRow(*found[0])) if found else None
 
 
-def live_contact(session: Session, contact_id: str) -> Contact | None:
-    """ORM form of :func:`live_contact_row` (for code that edits the contact)."""
-    row = live_contact_row(session, contact_id)
-    return session.get(Contact, row.id) if row is not None else None
-
-
 def _context_queries(
     target: str, params: Sequence[Any], recent: int
 ) -> list[tuple[str, Sequence[Any], Mapping[str, str]]]:
@@ -279,16 +273,21 @@ def context_for_lookup(
     One holder: confidence 1. Several (a shared number): the most recently active is
     shown, every holder is a candidate with an equal share of the confidence.
 
-    The context statements go with the lookup, aimed at its first holder: when that
-    holder is the only one and not merged (nearly always), the answer takes one round
-    trip; otherwise they are read again for the right contact.
+    On PostgreSQL the context statements go with the lookup, aimed at its first
+    holder: when that holder is the only one and not merged (nearly always), the answer
+    takes one round trip; otherwise they are read again for the right contact.
     """
     reader = _Reader(_connection(session, read_only=True))
     key = rules.normalise(kind, value)
-    found, *context = reader.many([("holders", key, {}), *_context_queries("key", key, recent)])
+    if reader.pg:  # a round trip saved is worth six index probes that may go unused
+        found, *context = reader.many([("holders", key, {}), *_context_queries("key", key, recent)])
+    else:  # in process: nothing to save, so nothing read in vain
+        found, context = reader.one("holders", key), []
     rows = [ContactRow(*r) for r in found]
     if len(rows) == 1 and rows[0].merged_into_id is None:
         match = Match(matched_on=(kind, value), confidence=1.0)
+        if not context:
+            context = reader.many(_context_queries("id", (rows[0].id,), recent))
         return _assemble(reader, rows[0], match, {}, context, connectors, vip_tiers)
     unique = _holders(reader, rows)
     if not unique:
