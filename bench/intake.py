@@ -22,7 +22,10 @@ from bench.common import (
     write_config,
 )
 
-WORKERS, THREADS = 2, 4
+# The production setting of ``threadline web`` (its defaults), used for both servers:
+# one worker per core, and 8 threads each, since intake threads mostly wait on a
+# shared commit (more threads, larger group commits); the no-op is not hurt by them.
+WORKERS, THREADS = 2, 8
 
 
 def _serve(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:

@@ -538,7 +538,13 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8080)
     web.add_argument("--workers", type=int, default=2)
-    web.add_argument("--threads", type=int, default=4)
+    web.add_argument(
+        "--threads",
+        type=int,
+        default=8,
+        help="threads per worker (gthread); intake threads mostly wait on a shared commit, "
+        "so more threads mean larger group commits (default 8)",
+    )
     worker = add("worker", cmd_worker, "process the inbox")
     worker.add_argument("--once", action="store_true", help="one batch, then exit")
     add("scheduler", cmd_scheduler, "run scheduled pull streams")
