@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import signal
 import subprocess
@@ -436,6 +437,7 @@ def run(
 ) -> dict[str, Any]:  # fmt: skip
     """Both measurements on one store; builds (or reuses) the dataset first."""
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     data = dataset.ensure(store, contacts, per, log)
     out: dict[str, Any] = {
         "dataset": {k: data.get(k) for k in ("rows", "load_seconds", "rows_seconds",
@@ -453,6 +455,8 @@ def run(
         out["pops"] = webhook_to_pop(copy_url, store, contacts, pops_n, folder)
     finally:
         drop()
+    # Other work on the machine stretches every figure: say how busy it was.
+    out["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     return out
 
 

@@ -90,6 +90,9 @@ def _context(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
             f"{d.get('index_seconds')} | {d.get('load_seconds')} | {d.get('size_mb')} | "
             f"{d.get('cached')} |"
         )
+    busy = "; ".join(f"{store} {x.get('load_average')}" for store, x in r.items())
+    lines += ["", f"1-minute load average at the start and end of each store's run: {busy} "
+              "(2 CPUs; other work on the machine stretches every figure)."]  # fmt: skip
     setups = {x["lookups"].get("setup", "") for x in r.values() if "lookups" in x}
     lines += ["", "## Context lookup (`GET /api/v1/context`) over HTTP", "", *setups, "",
               "| store | lookup | n | p50 ms | p95 ms | p99 ms | max ms | wrong answers |",
