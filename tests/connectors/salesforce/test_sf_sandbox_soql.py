@@ -415,3 +415,21 @@ def test_any_valid_select_list_parses_and_runs(fields: list[str]) -> None:
     result = plan(parse(soql), s, include_deleted=False)
     assert result.columns is not None
     assert [".".join(c.path) for c in result.columns] == fields
+
+
+@pytest.mark.parametrize(
+    "order",
+    ["SystemModstamp, Id", "Email ASC NULLS LAST, Id", "MobilePhone, LastName, Id", "Email DESC"],
+)
+def test_a_limit_selects_the_first_rows_of_the_full_order(order: str) -> None:
+    # With a LIMIT the sandbox selects the first rows instead of sorting every match;
+    # the answer must be the head of the full ordering, ties in the same order.
+    from connectors.salesforce.sandbox import SalesforceSandbox
+
+    org = SalesforceSandbox(seed=4, counts={"User": 2, "Account": 5, "Contact": 400})
+    query = f"SELECT Id FROM Contact ORDER BY {order}"  # noqa: S608 - test literals
+    everything = plan(parse(query), org.store, include_deleted=False).ids
+    first = plan(parse(f"{query} LIMIT 40"), org.store, include_deleted=False).ids
+    page = plan(parse(f"{query} LIMIT 40 OFFSET 40"), org.store, include_deleted=False).ids
+    assert first == everything[:40]
+    assert page == everything[40:80]
