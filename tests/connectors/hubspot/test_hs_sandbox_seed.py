@@ -12,21 +12,24 @@ def _snapshot(sandbox: HubSpotSandbox) -> list[dict[str, object]]:
     for name, obj in OBJECT_TYPES.items():
         for record in sandbox.store.iter_all(obj):
             out.append(render(obj, record, sorted(obj.properties)))
-        out.append({"assoc": name, "rows": sandbox.store.associations(name, obj.id_base,
-                                                                     "contacts")})
+        out.append(
+            {"assoc": name, "rows": sandbox.store.associations(name, obj.id_base, "contacts")}
+        )
     return out
 
 
 def test_same_seed_same_portal() -> None:
     counts = SeedCounts(contacts=300, companies=10, calls=40, emails=10, notes=10, meetings=5)
     assert _snapshot(HubSpotSandbox(seed=11, counts=counts)) == _snapshot(
-        HubSpotSandbox(seed=11, counts=counts))
+        HubSpotSandbox(seed=11, counts=counts)
+    )
 
 
 def test_different_seed_different_portal() -> None:
     counts = SeedCounts(contacts=50)
     assert _snapshot(HubSpotSandbox(seed=1, counts=counts)) != _snapshot(
-        HubSpotSandbox(seed=2, counts=counts))
+        HubSpotSandbox(seed=2, counts=counts)
+    )
 
 
 def test_seeded_contacts_are_associated_and_share_timestamps() -> None:
@@ -43,7 +46,9 @@ def test_seeded_contacts_are_associated_and_share_timestamps() -> None:
 
 def test_seed_makes_exactly_the_requested_counts() -> None:
     # How fast a large portal seeds is a figure, printed by bench/backfill (not timed here).
-    sandbox = HubSpotSandbox(seed=9, counts=SeedCounts(contacts=20_000, companies=100,
-                                                       calls=0, emails=0, notes=0, meetings=0))
+    sandbox = HubSpotSandbox(
+        seed=9,
+        counts=SeedCounts(contacts=20_000, companies=100, calls=0, emails=0, notes=0, meetings=0),
+    )
     assert sandbox.store.count(OBJECT_TYPES["contacts"]) == 20_000
     assert sandbox.store.count(OBJECT_TYPES["companies"]) == 100
