@@ -66,7 +66,9 @@ def _load(
     url = f"http://127.0.0.1:{port}/webhooks/events"
     args = ["bench/loadgen.py", url, SECRET, str(count), str(seconds), str(clients)]
     before = _cpu_seconds(server) if server else None
+    load = os.getloadavg()[0]  # other work on the machine skews every figure; say how much
     result = run_json(args, timeout=seconds + 120)
+    result["load_avg_1m"] = round(load, 2)
     after = _cpu_seconds(server) if server else None
     if before is not None and after is not None and result["ok"]:
         result["server_cpu_ms_per_req"] = round((after - before) * 1000 / result["ok"], 3)

@@ -60,6 +60,7 @@ def main() -> None:
         sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
     )  # fmt: skip
     parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
     work = requests_for(secret, count)
     lock = threading.Lock()
     latencies: list[float] = []
@@ -68,7 +69,7 @@ def main() -> None:
     deadline = time.monotonic() + seconds
 
     def run() -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        conn = http.client.HTTPConnection(host, parts.port, timeout=30)
         while time.monotonic() < deadline:
             with lock:
                 i = next(cursor, None)
@@ -84,7 +85,7 @@ def main() -> None:
             except (OSError, http.client.HTTPException) as exc:
                 status = type(exc).__name__
                 conn.close()
-                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+                conn = http.client.HTTPConnection(host, parts.port, timeout=30)
             elapsed = time.perf_counter() - started
             with lock:
                 statuses[status] += 1
