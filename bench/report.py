@@ -33,14 +33,17 @@ def _intake(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
 
 def _pipeline(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
     lines = ["## Pipeline (inbox → store)", "",
-             "| store | workers | events | seconds | events/s | per worker/s |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+             "| store | workers | events | seconds | events/s | per worker/s "
+             "| then candidates scored/s |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for store, runs in r.items():
         for x in runs:
             ok = x["per_worker_per_s"] >= goals["pipeline_per_worker"]
+            scoring = x.get("candidates") or {}
             lines.append(
                 f"| {store} | {x['workers']} | {x['events']} | {x['seconds']} | "
-                f"{x['events_per_s']} | {x['per_worker_per_s']} ({_verdict(ok)}) |"
+                f"{x['events_per_s']} | {x['per_worker_per_s']} ({_verdict(ok)}) | "
+                f"{scoring.get('per_s', 'n/a')} ({scoring.get('contacts_scored', 0)} contacts) |"
             )
     return lines
 
@@ -110,7 +113,7 @@ def _context(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
                     f"| {store} | {prefix}{kind} | {v['n']} | {v['p50_ms']} | {v['p95_ms']} | "
                     f"{v['p99_ms']} ({_verdict(ok)}) | {v['max_ms']} | {wrong} |"
                 )
-    lines += ["", "Lookups draw from all 1M contacts (pages nobody read lately), then from "
+    lines += ["", "Lookups draw from all the contacts (pages nobody read lately), then from "
               "500 recurring callers (their pages in memory). OS page cache (MB) before and "
               "after each run: " + "; ".join(
                   f"{store} {x['lookups'].get('page_cache_mb')} / "
