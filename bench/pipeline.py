@@ -1,5 +1,6 @@
 """Pipeline: events per second from the inbox to the store, with 1, 2 and 4 worker
-processes (each a ``Worker.run_once`` loop until the inbox is empty)."""
+processes (each a ``Worker.run_once`` loop until the inbox is empty), then the candidate
+scoring the run queued, drained by one scorer."""
 
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ def run_workers(url: str, total: int, workers: int) -> dict[str, Any]:
     for proc in procs:
         proc.join()
     done = sum(r[1] for r in results)
+    scoring = _score_queue(url)
     return {
         "workers": workers,
         "events": done,
@@ -93,6 +95,29 @@ def run_workers(url: str, total: int, workers: int) -> dict[str, Any]:
         "events_per_s": round(done / took, 1),
         "per_worker_per_s": round(done / took / workers, 1),
         "split": {r[0]: r[1] for r in results},
+        # Candidate scoring left the write path (hub/identity/candidate_queue.py): the
+        # contacts the run queued, scored afterwards by one scorer, are the rest of the
+        # work the events caused.
+        "candidates": scoring,
+    }
+
+
+def _score_queue(url: str) -> dict[str, Any]:
+    from hub.identity.candidate_queue import drain
+    from hub.runtime import Runtime
+    from hub.settings import settings_from_dict
+
+    runtime = Runtime.build(settings_from_dict(hub_config(url), env={}))
+    try:
+        began = time.perf_counter()
+        scored = drain(runtime.sessions, runtime.pipeline.identity, worker_id="bench")
+        took = time.perf_counter() - began
+    finally:
+        runtime.close()
+    return {
+        "contacts_scored": scored,
+        "seconds": round(took, 3),
+        "per_s": round(scored / took, 1) if took else None,
     }
 
 
