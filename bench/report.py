@@ -33,17 +33,14 @@ def _intake(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
 
 def _pipeline(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
     lines = ["## Pipeline (inbox → store)", "",
-             "| store | workers | events | seconds | events/s | per worker/s "
-             "| then candidates scored/s |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| store | workers | events | seconds | events/s | per worker/s |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
     for store, runs in r.items():
         for x in runs:
             ok = x["per_worker_per_s"] >= goals["pipeline_per_worker"]
-            scoring = x.get("candidates") or {}
             lines.append(
                 f"| {store} | {x['workers']} | {x['events']} | {x['seconds']} | "
-                f"{x['events_per_s']} | {x['per_worker_per_s']} ({_verdict(ok)}) | "
-                f"{scoring.get('per_s', 'n/a')} ({scoring.get('contacts_scored', 0)} contacts) |"
+                f"{x['events_per_s']} | {x['per_worker_per_s']} ({_verdict(ok)}) |"
             )
     return lines
 
