@@ -38,7 +38,7 @@ from hub.store import bulk as bulk_store
 from hub.store import records
 from hub.store.batch import InteractionBatch, NewInteraction, Written
 from hub.store.coltypes import utcnow
-from hub.store.models import Pop
+from hub.store.models import Interaction, Pop
 from hub.transforms import TransformContext
 
 log = logging.getLogger(__name__)
@@ -211,16 +211,24 @@ class Pipeline:
                 rules=self.identity,
             )
             return changed
-        _, changed = records.record_interaction(
+        item = NewInteraction(
+            connector.name, f"{record.object_type}:{record.external_id}", mapped, record.updated_at
+        )
+        return self._record_interaction(session, item)[1]
+
+    def _record_interaction(
+        self, session: Session, item: NewInteraction
+    ) -> tuple[Interaction, bool]:
+        """One interaction record by the record-by-record path."""
+        return records.record_interaction(
             session,
-            connector=connector.name,
-            source_ref=f"{record.object_type}:{record.external_id}",
-            mapped=mapped,
-            updated_at=record.updated_at,
+            connector=item.connector,
+            source_ref=item.source_ref,
+            mapped=item.mapped,
+            updated_at=item.updated_at,
             journey_window=self.journey_window,
             rules=self.identity,
         )
-        return changed
 
     # -- worker batches -------------------------------------------------------------
 
@@ -309,15 +317,7 @@ class Pipeline:
             ref = (item.connector, item.source_ref)
             if ref in existing:
                 flush_run()
-                interaction, _ = records.record_interaction(
-                    session,
-                    connector=item.connector,
-                    source_ref=item.source_ref,
-                    mapped=item.mapped,
-                    updated_at=item.updated_at,
-                    journey_window=self.journey_window,
-                    rules=self.identity,
-                )
+                interaction, _ = self._record_interaction(session, item)
                 written[ref] = Written(interaction.id, interaction.contact_id, interaction.channel)
             else:
                 run.append(item)
