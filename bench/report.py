@@ -16,31 +16,37 @@ def _err(section: Any) -> str | None:
 def _intake(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
     base = r["baseline"]
     lines = ["## Intake (signed webhooks acknowledged durably)", "", r.get("setup", ""), "",
-             "| server | acked/s | p50 ms | p99 ms | stored = acked | ratio to no-op |",
-             "|---|---|---|---|---|---|",
+             "| server | acked/s | p50 ms | p99 ms | stored = acked | ratio to no-op "
+             "| server CPU ms/req | load avg 1 min |",
+             "|---|---|---|---|---|---|---|---|",
              f"| no-op Flask | {base['rps']} | {base['p50_ms']} | {base['p99_ms']} "
-             "| n/a | 1.0 |"]  # fmt: skip
+             f"| n/a | 1.0 | {base.get('server_cpu_ms_per_req', 'n/a')} "
+             f"| {base.get('load_avg_1m', 'n/a')} |"]  # fmt: skip
     for store in ("sqlite", "postgresql"):
         if store in r:
             x = r[store]
             lines.append(
                 f"| hub on {store} | {x['rps']} | {x['p50_ms']} | {x['p99_ms']} | "
                 f"{x['durable']} ({x['stored']}/{x['ok']}) | {x['ratio']} "
-                f"({_verdict(x['ratio'] >= goals['intake_ratio'])}) |"
+                f"({_verdict(x['ratio'] >= goals['intake_ratio'])}) | "
+                f"{x.get('server_cpu_ms_per_req', 'n/a')} | {x.get('load_avg_1m', 'n/a')} |"
             )
     return lines
 
 
 def _pipeline(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
     lines = ["## Pipeline (inbox → store)", "",
-             "| store | workers | events | seconds | events/s | per worker/s |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+             "| store | workers | events | seconds | events/s | per worker/s "
+             "| then candidates scored/s |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for store, runs in r.items():
         for x in runs:
             ok = x["per_worker_per_s"] >= goals["pipeline_per_worker"]
+            scoring = x.get("candidates") or {}
             lines.append(
                 f"| {store} | {x['workers']} | {x['events']} | {x['seconds']} | "
-                f"{x['events_per_s']} | {x['per_worker_per_s']} ({_verdict(ok)}) |"
+                f"{x['events_per_s']} | {x['per_worker_per_s']} ({_verdict(ok)}) | "
+                f"{scoring.get('per_s', 'n/a')} ({scoring.get('contacts_scored', 0)} contacts) |"
             )
     return lines
 
