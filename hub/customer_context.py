@@ -327,20 +327,50 @@ def context_for_contact(
 ) -> dict[str, Any] | None:
     """The context of ``contact_id`` (or the contact it was merged into); None when it
     is gone. One round trip unless it was merged."""
+    return contexts_for_contacts(
+        session,
+        [contact_id],
+        connectors=connectors,
+        match=match,
+        vip_tiers=vip_tiers,
+        recent=recent,
+    )[contact_id]
+
+
+def contexts_for_contacts(
+    session: Session,
+    contact_ids: Sequence[str],
+    *,
+    connectors: Mapping[str, Connector],
+    match: Match,
+    vip_tiers: Sequence[str] = (),
+    recent: int = RECENT,
+) -> dict[str, dict[str, Any] | None]:
+    """:func:`context_for_contact` for many contacts (a worker batch's pops): on
+    PostgreSQL every statement of every contact goes in one round trip."""
     reader = _Reader(_connection(session))
-    found, *context = reader.many(
-        [("contact", (contact_id,), {}), *_context_queries("id", (contact_id,), recent)]
-    )
-    if not found:
-        return None
-    contact = ContactRow(*found[0])
-    if contact.merged_into_id is not None:
-        live = _follow(reader, contact)
-        if live is None:
-            return None
-        contact = live
-        context = reader.many(_context_queries("id", (contact.id,), recent))
-    return _assemble(reader, contact, match, {}, context, connectors, vip_tiers)
+    unique = list(dict.fromkeys(contact_ids))
+    queries = []
+    for contact_id in unique:
+        queries += [("contact", (contact_id,), {}), *_context_queries("id", (contact_id,), recent)]
+    answers = reader.many(queries)
+    width = len(_CONTEXT) + 1
+    out: dict[str, dict[str, Any] | None] = {}
+    for n, contact_id in enumerate(unique):
+        found, *context = answers[n * width : (n + 1) * width]
+        if not found:
+            out[contact_id] = None
+            continue
+        contact = ContactRow(*found[0])
+        if contact.merged_into_id is not None:
+            live = _follow(reader, contact)
+            if live is None:
+                out[contact_id] = None
+                continue
+            contact = live
+            context = reader.many(_context_queries("id", (contact.id,), recent))
+        out[contact_id] = _assemble(reader, contact, match, {}, context, connectors, vip_tiers)
+    return out
 
 
 def _routing(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hub import outbox
-from hub.customer_context import Match, context_for_contact
+from hub.customer_context import Match, contexts_for_contacts
 from hub.errors import ConfigError, ConfigIssue
 from hub.panel_bus import LocalBus
 from hub.plugin import Connector, PushTarget
@@ -71,43 +71,55 @@ class PopFanout:
     def payload(
         self, session: Session, pop: Pop, data: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        trigger = {
-            "data": dict(data or {}),
-            "pop_id": pop.id,
-            "trigger": pop.trigger,
-            "connector": pop.connector,
-            "channel": pop.channel,
-            "agent": pop.agent,
-            "desk": pop.desk,
-            "triggered_at": pop.triggered_at.isoformat(),
-        }
-        context = (
-            context_for_contact(
-                session,
-                pop.contact_id,
-                connectors=self.connectors,
-                match=Match(matched_on=None, confidence=1.0),
-                vip_tiers=self.settings.hub.vip_tiers,
-            )
-            if pop.contact_id
-            else None
+        """The push every target of ``pop`` receives: the trigger and the context."""
+        return self.payloads(session, [(pop, data)])[0]
+
+    def payloads(
+        self, session: Session, pops: Sequence[tuple[Pop, Mapping[str, str] | None]]
+    ) -> list[dict[str, Any]]:
+        """:meth:`payload` for many pops, their contexts read together."""
+        contexts = contexts_for_contacts(
+            session,
+            [pop.contact_id for pop, _ in pops if pop.contact_id],
+            connectors=self.connectors,
+            match=Match(matched_on=None, confidence=1.0),
+            vip_tiers=self.settings.hub.vip_tiers,
         )
-        if context is None:
-            return {
+        out = []
+        for pop, data in pops:
+            trigger = {
+                "data": dict(data or {}),
                 "pop_id": pop.id,
-                "trigger": trigger,
-                "contact": None,
-                "identities": [],
-                "interactions": [],
-                "recent_interactions": [],
-                "open_items": [],
+                "trigger": pop.trigger,
+                "connector": pop.connector,
+                "channel": pop.channel,
+                "agent": pop.agent,
+                "desk": pop.desk,
+                "triggered_at": pop.triggered_at.isoformat(),
             }
-        return {
-            "pop_id": pop.id,
-            "trigger": trigger,
-            **context,
-            "recent_interactions": context["interactions"],
-        }
+            context = contexts.get(pop.contact_id) if pop.contact_id else None
+            if context is None:
+                out.append(
+                    {
+                        "pop_id": pop.id,
+                        "trigger": trigger,
+                        "contact": None,
+                        "identities": [],
+                        "interactions": [],
+                        "recent_interactions": [],
+                        "open_items": [],
+                    }
+                )
+            else:
+                out.append(
+                    {
+                        "pop_id": pop.id,
+                        "trigger": trigger,
+                        **context,
+                        "recent_interactions": context["interactions"],
+                    }
+                )
+        return out
 
     def fan_out(
         self, session: Session, pop: Pop, data: Mapping[str, str] | None = None
@@ -120,9 +132,8 @@ class PopFanout:
     ) -> list[list[str]]:
         """:meth:`fan_out` for many pops (a worker batch), queued in one statement."""
         rows, routed = [], []
-        for pop, data in pops:
+        for (pop, _), payload in zip(pops, self.payloads(session, pops), strict=True):
             targets = route(self.settings.pops, pop)
-            payload = self.payload(session, pop, data)
             rows += [
                 outbox.push_row(target, f"pop-{pop.id}", payload, pop.contact_id, pop.received_at)
                 for target in targets

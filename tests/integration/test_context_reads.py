@@ -88,6 +88,34 @@ def test_pop_for_a_merged_contact_carries_the_survivors_context(
     assert (empty["contact"], empty["interactions"]) == (None, [])
 
 
+def test_a_batch_of_pops_reads_the_same_contexts_as_one_pop_at_a_time(
+    client: Any, runtime: Runtime
+) -> None:
+    ada, grace = two_merged_people(client, runtime)
+    post(client, contact_event("c-3", first_name="Lin", emails=["lin@example.com"], phones=[]))
+    post(client, interaction_event("call-1", contact={"email": "lin@example.com"}))
+    drain(runtime)
+    lin = contact_of(runtime, "c-3")
+    fanout = PopFanout(runtime.settings, runtime.connectors)
+    with transaction(runtime.sessions) as session:
+        pops = [
+            Pop(connector="events", trigger_key=f"b-{n}", trigger="test", contact_id=who)
+            for n, who in enumerate([grace, lin, None, ada])
+        ]
+        session.add_all(pops)
+        session.flush()
+        together = fanout.payloads(session, [(pop, None) for pop in pops])
+        alone = [fanout.payload(session, pop) for pop in pops]
+    assert together == alone
+    assert [p["contact"]["id"] if p["contact"] else None for p in together] == [
+        ada,
+        lin,
+        None,
+        ada,
+    ]
+    assert together[1]["interactions"][0]["channel"] == "voice"
+
+
 def test_timeline_is_the_newest_twenty_whatever_its_length(client: Any, runtime: Runtime) -> None:
     post(client, contact_event("c-1"))
     for n in range(RECENT + 5):
