@@ -117,11 +117,15 @@ def score_queued(
     rules: IdentityRules = DEFAULT_RULES,
     *,
     worker_id: str = "scorer",
-    limit: int = 200,
+    limit: int = 50,
     lease: timedelta = timedelta(minutes=5),
 ) -> int:
     """Score one batch of queued contacts; return how many were taken off the queue
-    (0: nothing to do). Safe to run from several workers at once."""
+    (0: nothing to do). Safe to run from several workers at once.
+
+    The scoring transaction is a write transaction: on SQLite it holds the single
+    write lock while it scores (BEGIN IMMEDIATE), so the default batch is small enough
+    that inbox batches waiting behind it do not notice; PostgreSQL takes larger ones."""
     with transaction(sessions) as session:
         claimed = _claim(session, worker_id, limit, lease)
     if not claimed:
