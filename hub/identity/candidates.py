@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from hub.identity.rules import DEFAULT_RULES, IdentityRules
@@ -125,15 +125,42 @@ def _profiles(session: Session, ids: Iterable[str]) -> dict[str, Profile]:
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=65536)
 def _spellings(name: str) -> tuple[str, ...]:
     return tuple(sorted({name, name.lower(), name.upper(), name.title(), name.capitalize()}))
 
 
-def _prefix_range(prefix: str) -> Any:
-    """``last_name`` starts with ``prefix``, as a range an index can serve (LIKE is
-    case-insensitive on SQLite and collation-bound on PostgreSQL: neither uses it)."""
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return (Contact.last_name >= prefix) & (Contact.last_name < upper)
+_BLOCK_COLUMNS = (Contact.id, Contact.first_name, Contact.last_name, Contact.merged_into_id)
+#: The block statements are built once: building a SELECT per contact cost more than
+#: running it.
+_LAST_NAME_BLOCK = (
+    select(*_BLOCK_COLUMNS)
+    .where(Contact.last_name.in_(bindparam("names", expanding=True)))
+    .limit(SCAN_LIMIT)
+)
+
+
+def _prefix_bounds(prefixes: Sequence[str]) -> dict[str, str]:
+    """``last_name`` starts with one of ``prefixes``, as ranges an index can serve (LIKE
+    is case-insensitive on SQLite and collation-bound on PostgreSQL: neither uses it)."""
+    bounds = {}
+    for n, prefix in enumerate(prefixes):
+        bounds[f"lo{n}"] = prefix
+        bounds[f"hi{n}"] = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return bounds
+
+
+@lru_cache(maxsize=8)
+def _first_name_block(prefixes: int) -> Any:
+    ranges = [
+        (Contact.last_name >= bindparam(f"lo{n}")) & (Contact.last_name < bindparam(f"hi{n}"))
+        for n in range(prefixes)
+    ]
+    return (
+        select(*_BLOCK_COLUMNS)
+        .where(Contact.first_name.in_(bindparam("firsts", expanding=True)), or_(*ranges))
+        .limit(SCAN_LIMIT)
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -165,7 +192,6 @@ def _blocks(session: Session, profiles: Sequence[Profile], threshold: float) -> 
     out: dict[str, set[str]] = {}
     # Merged contacts are dropped here, not in SQL: ``merged_into_id IS NULL`` holds
     # for nearly every row, yet SQLite's planner prefers its index to the name's.
-    columns = (Contact.id, Contact.first_name, Contact.last_name, Contact.merged_into_id)
     for p in profiles:
         found: set[str] = set()
         last = p.last.strip()
@@ -174,9 +200,7 @@ def _blocks(session: Session, profiles: Sequence[Profile], threshold: float) -> 
             continue
         rows = [
             r
-            for r in session.execute(
-                select(*columns).where(Contact.last_name.in_(_spellings(last))).limit(SCAN_LIMIT)
-            )
+            for r in session.execute(_LAST_NAME_BLOCK, {"names": list(_spellings(last))})
             if r[3] is None and last in _spellings(r[2] or "")
         ]
         rows = sorted(rows, key=_by_id)[:BLOCK_LIMIT]
@@ -186,12 +210,11 @@ def _blocks(session: Session, profiles: Sequence[Profile], threshold: float) -> 
                 (
                     r
                     for r in session.execute(
-                        select(*columns)
-                        .where(
-                            Contact.first_name.in_(_first_spellings(p.first)),
-                            or_(*(_prefix_range(x) for x in prefixes)),
-                        )
-                        .limit(SCAN_LIMIT)
+                        _first_name_block(len(prefixes)),
+                        {
+                            "firsts": list(_first_spellings(p.first)),
+                            **_prefix_bounds(prefixes),
+                        },
                     )
                     if r[3] is None and _first_block(r[1] or "", r[2] or "", p)
                 ),
