@@ -210,9 +210,13 @@ def score(runtime: Runtime, limit: int) -> tuple[int, float]:
     return done, time.perf_counter() - started
 
 
-def singles(runtime: Runtime, count: int) -> list[float]:
-    """Resolve new records one at a time (the webhook path), each in its transaction."""
-    timings = []
+def singles(runtime: Runtime, count: int) -> tuple[list[float], list[float]]:
+    """Resolve new records one at a time (the webhook path), each in its transaction.
+
+    Returns (resolve and write, the same with the commit): a worker commits a whole
+    batch of events at once, so the first is what one record costs it; the second adds
+    one fsync per record."""
+    timings, in_transaction = [], []
     rng = random.Random(99)
     for i in range(count):
         person = rng.randint(1, 10**6)
@@ -227,8 +231,10 @@ def singles(runtime: Runtime, count: int) -> list[float]:
         started = time.perf_counter()
         with transaction(runtime.sessions) as session:
             runtime.pipeline.apply(session, runtime.connectors["crm"], [record])
+            session.flush()
+            in_transaction.append(time.perf_counter() - started)
         timings.append(time.perf_counter() - started)
-    return timings
+    return in_transaction, timings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         with sqlite3.connect(runtime.engine.url.database or "") as raw:
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     counter.statements = 0
-    timings = singles(runtime, args.singles)
+    resolved, timings = singles(runtime, args.singles)
     single_statements = counter.statements / max(1, args.singles)
     scored, scoring = (0, 0.0) if args.no_candidates else score(runtime, args.score)
     from sqlalchemy import func, select
@@ -282,8 +288,11 @@ def main(argv: list[str] | None = None) -> int:
         f"({contacts:,} contacts, {merges:,} automatic merges)"
     )
     print(
-        f"single record against the store: median {statistics.median(timings) * 1000:.2f} ms,"
-        f" p95 {sorted(timings)[int(len(timings) * 0.95)] * 1000:.2f} ms, "
+        f"single record against the store: resolve and write median "
+        f"{statistics.median(resolved) * 1000:.2f} ms, p95 "
+        f"{sorted(resolved)[int(len(resolved) * 0.95)] * 1000:.2f} ms; with its own commit "
+        f"median {statistics.median(timings) * 1000:.2f} ms, p95 "
+        f"{sorted(timings)[int(len(timings) * 0.95)] * 1000:.2f} ms; "
         f"{single_statements:.1f} SQL statements ({len(timings)} records)"
     )
     if scored:

