@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -164,3 +165,23 @@ def scratch() -> Path:
 
 def sqlite_version() -> str:
     return sqlite3.sqlite_version
+
+
+def serve(
+    command: list[str], port: int, log: Path, timeout: float = 120
+) -> subprocess.Popen[bytes]:
+    """Start a server process (output to ``log``) and wait for its /healthz."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, cwd=REPO, env=env(), stdout=out, stderr=subprocess.STDOUT)
+    wait_http(f"http://127.0.0.1:{port}/healthz", timeout, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited in 20 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

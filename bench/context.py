@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -41,7 +40,8 @@ from bench.common import (
     free_port,
     hub_config,
     percentile,
-    wait_http,
+    serve,
+    stop,
     write_config,
 )
 
@@ -152,29 +152,13 @@ def lookup_client(
     }
 
 
-def _serve(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(command, cwd=REPO, env=env(), stdout=out, stderr=subprocess.STDOUT)
-    wait_http(f"http://127.0.0.1:{port}/healthz", 120, proc)
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def lookups(url: str, contacts: int, samples: int, folder: Path) -> dict[str, Any]:
     """``threadline web`` on the store, the client in its own process."""
     port = free_port()
     config = write_config(hub_config(url), folder)
     command = [sys.executable, "-m", "hub.cli", "--config", str(config), "web", "--port",
                str(port), "--workers", str(WEB_WORKERS), "--threads", str(WEB_THREADS)]  # fmt: skip
-    proc = _serve(command, port, folder / "context-web.log")
+    proc = serve(command, port, folder / "context-web.log")
     runs: dict[str, Any] = {}
     try:
         for name, callers, count in (("any", 0, samples), ("recurring", 500, samples // 2)):
@@ -190,7 +174,7 @@ def lookups(url: str, contacts: int, samples: int, folder: Path) -> dict[str, An
             runs[name] = json.loads(lines[-1])
             runs[name]["page_cache_mb"] = [cached, _page_cache_mb()]
     finally:
-        _stop(proc)
+        stop(proc)
     result: dict[str, Any] = runs["any"]
     result["recurring"] = runs["recurring"]
     result["setup"] = (
@@ -340,14 +324,14 @@ def webhook_to_pop(
     cli = [sys.executable, "-m", "hub.cli", "--config", str(path)]
     procs: list[subprocess.Popen[bytes]] = []
     if store == "sqlite":
-        procs.append(_serve([*cli, "serve", "--port", str(port)], port, folder / "pop.log"))
+        procs.append(serve([*cli, "serve", "--port", str(port)], port, folder / "pop.log"))
         setup = "threadline serve (web + worker in one process)"
     else:
         with (folder / "pop-worker.log").open("ab") as out:
             procs.append(subprocess.Popen([*cli, "worker"], cwd=REPO, env=env(), stdout=out,
                                           stderr=subprocess.STDOUT))  # fmt: skip
         web = [*cli, "web", "--port", str(port), "--workers", "1", "--threads", "8"]
-        procs.append(_serve(web, port, folder / "pop-web.log"))
+        procs.append(serve(web, port, folder / "pop-web.log"))
         setup = "threadline web (1 worker x 8 threads) + threadline worker; panel via NOTIFY"
     base = f"http://127.0.0.1:{port}"
     rng = random.Random(5)
@@ -383,7 +367,7 @@ def webhook_to_pop(
         panel.close()
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            stop(proc)
         sink.server.stop()
     return {
         "setup": setup,

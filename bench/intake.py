@@ -4,21 +4,18 @@ endpoint served the same way (gunicorn, same workers and threads) on the same ma
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    REPO,
     SECRET,
     count_rows,
-    env,
     free_port,
     hub_config,
     run_json,
-    wait_http,
+    serve,
+    stop,
     write_config,
 )
 
@@ -26,22 +23,6 @@ from bench.common import (
 # one worker per core, and 8 threads each, since intake threads mostly wait on a
 # shared commit (more threads, larger group commits); the no-op is not hurt by them.
 WORKERS, THREADS = 2, 8
-
-
-def _serve(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(command, cwd=REPO, env=env(), stdout=out, stderr=subprocess.STDOUT)
-    wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -81,12 +62,12 @@ def noop_baseline(folder: Path, count: int, seconds: float, clients: int) -> dic
         sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "--threads", str(THREADS),
         "-b", f"127.0.0.1:{port}", "bench.noop_app:app",
     ]  # fmt: skip
-    proc = _serve(command, port, folder / "noop.log")
+    proc = serve(command, port, folder / "noop.log")
     try:
         _load(port, min(500, count), 10, clients)  # warm up
         return _load(port, count, seconds, clients, proc.pid)
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def hub_intake(url: str, folder: Path, count: int, seconds: float, clients: int) -> dict[str, Any]:
@@ -96,13 +77,13 @@ def hub_intake(url: str, folder: Path, count: int, seconds: float, clients: int)
         sys.executable, "-m", "hub.cli", "--config", str(config), "web", "--port", str(port),
         "--workers", str(WORKERS), "--threads", str(THREADS),
     ]  # fmt: skip
-    proc = _serve(command, port, folder / "web.log")
+    proc = serve(command, port, folder / "web.log")
     try:
         _load(port, min(300, count), 10, clients)  # warm up (these events are stored too)
         before = count_rows(url, "inbox_events")
         result = _load(port, count, seconds, clients, proc.pid)
     finally:
-        _stop(proc)
+        stop(proc)
     stored = count_rows(url, "inbox_events") - before
     result["stored"] = stored
     result["durable"] = stored == result["ok"]
