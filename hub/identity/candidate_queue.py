@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,13 +50,7 @@ def enqueue(session: Session, contact_ids: Iterable[str]) -> None:
     rows = [{"contact_id": c, "queued_at": now, "touches": 1} for c in ids]
     table: Table = Queue.__table__  # type: ignore[assignment]
     dialect = session.get_bind().dialect.name
-    builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
-    if builder is None:  # another dialect: no upsert; skip the ids already queued
-        queued = set(session.scalars(select(Queue.contact_id).where(Queue.contact_id.in_(ids))))
-        rows = [r for r in rows if r["contact_id"] not in queued]
-        if rows:
-            session.execute(insert(table), rows)
-        return
+    builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     # One cached statement, executemany (batched into multi-row VALUES by the driver
     # layer): compiling a fresh multi-row statement per page costs more than the write.
     stmt = builder(table).on_conflict_do_update(

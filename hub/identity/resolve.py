@@ -97,20 +97,20 @@ def find_contacts(
     return holders_by_key(session, [key]).get(key, [])
 
 
-def holders_by_key(
-    session: Session, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], list[str]]:
-    """For each key, the live contacts holding it, in one query."""
-    unique = list(dict.fromkeys(keys))
-    if not unique:
-        return {}
-    # One query per kind (``kind = :k AND value IN (...)``): a row-value IN list makes
-    # SQLite scan the identifiers when it has no statistics yet (a fresh store).
+def identifier_rows(
+    session: Session, keys: Iterable[tuple[str, str]]
+) -> list[tuple[str, str, str, str | None]]:
+    """``(kind, value, contact_id, merged_into_id)`` of every identifier row holding one
+    of ``keys``, in one round trip.
+
+    One select per kind (``kind = :k AND value IN (...)``), sent as one UNION ALL: a
+    row-value IN list makes SQLite scan the identifiers when it has no statistics yet
+    (a fresh store) and PostgreSQL plan hundreds of OR branches."""
     by_kind: dict[str, list[str]] = {}
-    for kind, value in unique:
+    for kind, value in dict.fromkeys(keys):
         by_kind.setdefault(kind, []).append(value)
-    # The per-kind selects go out as one UNION ALL: one round trip, each branch on the
-    # (kind, value) index.
+    if not by_kind:
+        return []
     selects = [
         select(Identifier.kind, Identifier.value, Identifier.contact_id, Contact.merged_into_id)
         .join(Contact, Contact.id == Identifier.contact_id)
@@ -118,8 +118,15 @@ def holders_by_key(
         for kind, values in by_kind.items()
     ]
     statement: Any = selects[0] if len(selects) == 1 else union_all(*selects)
+    return [(k, v, c, m) for k, v, c, m in session.execute(statement)]
+
+
+def holders_by_key(
+    session: Session, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
+    """For each key, the live contacts holding it, in one query."""
     found: dict[tuple[str, str], set[str]] = {}
-    for kind, value, contact, merged in session.execute(statement):
+    for kind, value, contact, merged in identifier_rows(session, keys):
         found.setdefault((kind, value), set()).add(merged or contact)
     return {key: sorted(ids) for key, ids in found.items()}
 

@@ -23,7 +23,12 @@ from typing import Any
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from hub.identity.resolve import UNRESOLVED_PREFIX, held_values, lock_identifiers
+from hub.identity.resolve import (
+    UNRESOLVED_PREFIX,
+    held_values,
+    identifier_rows,
+    lock_identifiers,
+)
 from hub.identity.rules import IdentityRules, over_limit
 from hub.mapping import MappedRecord
 from hub.store.coltypes import utcnow
@@ -219,18 +224,9 @@ class _KeyIndex:
     @classmethod
     def load(cls, session: Session, keys: list[Key]) -> _KeyIndex:
         index = cls()
-        by_kind: dict[str, list[str]] = {}
-        for kind, value in dict.fromkeys(keys):
-            by_kind.setdefault(kind, []).append(value)
-        for kind, values in by_kind.items():
-            rows = session.execute(
-                select(Identifier.value, Identifier.contact_id, Contact.merged_into_id)
-                .join(Contact, Contact.id == Identifier.contact_id)
-                .where(Identifier.kind == kind, Identifier.value.in_(values))
-            )
-            for value, contact, merged in rows:
-                index.live.setdefault((kind, value), set()).add(merged or contact)
-                index.direct.add(((kind, value), contact))
+        for kind, value, contact, merged in identifier_rows(session, keys):
+            index.live.setdefault((kind, value), set()).add(merged or contact)
+            index.direct.add(((kind, value), contact))
         return index
 
     def resolve(self, usable: list[Key], rules: IdentityRules) -> tuple[str, bool, list[Key]]:

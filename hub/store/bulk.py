@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from hub.identity.automerge import merge_targets
 from hub.identity.candidate_queue import enqueue
-from hub.identity.resolve import lock_identifiers
+from hub.identity.resolve import identifier_rows, lock_identifiers
 from hub.identity.rules import (
     DEFAULT_RULES,
     IdentityRules,
@@ -131,21 +131,7 @@ class _Page:
         }
 
     def _load_identifiers(self, keys: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
-        # One query per kind (a page has a handful): ``kind = :k AND value IN (...)``
-        # walks the (kind, value) index, where a row-value IN list makes PostgreSQL
-        # plan hundreds of OR branches.
-        by_kind: dict[str, list[str]] = {}
-        for kind, value in keys:
-            by_kind.setdefault(kind, []).append(value)
-        found: set[tuple[str, str, str]] = set()
-        for kind, values in by_kind.items():
-            rows = self.session.execute(
-                select(Identifier.value, Identifier.contact_id).where(
-                    Identifier.kind == kind, Identifier.value.in_(values)
-                )
-            )
-            found.update((kind, value, contact) for value, contact in rows)
-        return found
+        return {(k, v, contact) for k, v, contact, _ in identifier_rows(self.session, keys)}
 
     def load_contacts(self, ids: set[str]) -> None:
         """Load contacts (following merges to their survivors) and their limited keys."""
