@@ -221,6 +221,7 @@ class Worker:
             except DBAPIError as exc:
                 log.error("worker.store_unavailable", extra={"error_class": type(exc).__name__})
                 stop.wait(min(5.0, idle * 4))
+        deliveries.close()
         scorer.join(timeout=30)
 
     def score_candidates_forever(self, stop: threading.Event) -> None:

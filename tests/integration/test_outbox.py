@@ -3,6 +3,7 @@ retry with backoff, and dead ones can be replayed."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -101,3 +102,49 @@ def test_push_to_an_unknown_target_dies_at_once_and_can_be_replayed(make_runtime
     with transaction(runtime.sessions) as session:
         assert outbox.replay(session) == 1
     assert deliveries(runtime)[0].status == "pending"
+
+
+class _LaneTarget(PushTarget):
+    """``slow`` finishes only once ``fast`` was pushed: one lane behind the other
+    would wait out the timeout and fail."""
+
+    fast_pushed = threading.Event()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def push(self, payload: Mapping[str, Any], idempotency_key: str) -> str | None:
+        if self.name == "slow" and not self.fast_pushed.wait(timeout=5):
+            raise RetriableError("the fast target was held up behind this one")
+        if self.name == "fast":
+            self.fast_pushed.set()
+        return self.name
+
+
+class LanesConnector(StandardWebhooksConnector):
+    type_name = "lanes_test"
+    object_types = ()
+
+    def push_targets(self) -> Sequence[PushTarget]:
+        return [_LaneTarget("slow"), _LaneTarget("fast")]
+
+
+def test_a_slow_target_does_not_hold_up_another_targets_pop(make_runtime: Any) -> None:
+    register_connector_type(LanesConnector)
+    _LaneTarget.fast_pushed.clear()
+    runtime = make_runtime(
+        connectors=[{"name": "desk", "type": "lanes_test", "settings": {"secret": TEST_SECRET}}]
+    )
+    with transaction(runtime.sessions) as session:  # the slow one is claimed first
+        outbox.enqueue(session, target="desk:slow", idempotency_key="pop-s", payload={})
+        outbox.enqueue(session, target="desk:fast", idempotency_key="pop-f", payload={})
+    worker = DeliveryWorker(runtime, "w1")
+    try:
+        assert worker.run_once() == 2
+    finally:
+        worker.close()
+    rows = deliveries(runtime)
+    assert [(r.target, r.status, r.external_ref) for r in rows] == [
+        ("desk:slow", "delivered", "slow"),
+        ("desk:fast", "delivered", "fast"),
+    ]
