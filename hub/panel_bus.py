@@ -3,8 +3,9 @@
 ``LocalBus`` serves one process (SQLite's ``serve``). ``PostgresBus`` adds
 PostgreSQL LISTEN/NOTIFY so a pop delivered by a worker on one host reaches the
 Server-Sent-Events stream an agent holds open on any web process on any host: the
-notification carries only the delivery id, and each web process reads the payload
-from the store.
+notification carries the pop itself when it fits (PostgreSQL refuses payloads of
+8,000 bytes or more), else only the delivery id and each web process reads the payload
+from the store: the usual pop reaches the stream without a query on the web side.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "threadline_pops"
 #: How often a LISTEN loop checks whether it should stop (bounds close() time).
 POLL_SECONDS = 0.2
+#: The largest NOTIFY payload sent whole (PostgreSQL's limit is 8,000 bytes).
+INLINE_BYTES = 7900
 
 
 class LocalBus:
@@ -94,7 +97,7 @@ class PostgresBus(LocalBus):
         start, milliseconds on the pop's path); reconnects once if it was dropped."""
         import psycopg
 
-        note = json.dumps({"delivery_id": message.get("delivery_id")})
+        note = _note(audience, message)
         with self._publish_lock:
             for attempt in (1, 2):
                 try:
@@ -131,8 +134,12 @@ class PostgresBus(LocalBus):
 
     def _forward(self, payload: str) -> None:
         try:
-            delivery_id = int(json.loads(payload)["delivery_id"])
-        except (ValueError, KeyError, TypeError):
+            note = json.loads(payload)
+            if isinstance(note.get("message"), dict) and isinstance(note.get("audience"), str):
+                self.deliver_local(note["audience"], note["message"])
+                return
+            delivery_id = int(note["delivery_id"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             return
         found = self._load(delivery_id)
         if found is not None:
@@ -145,3 +152,11 @@ class PostgresBus(LocalBus):
             self._drop_publisher()
         if self._thread is not None:
             self._thread.join(timeout=3)
+
+
+def _note(audience: str, message: dict[str, Any]) -> str:
+    """The NOTIFY payload: the pop whole when it fits, else its delivery id."""
+    whole = json.dumps({"audience": audience, "message": message}, default=str)
+    if len(whole.encode()) <= INLINE_BYTES:
+        return whole
+    return json.dumps({"delivery_id": message.get("delivery_id")})
