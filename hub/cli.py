@@ -12,6 +12,7 @@ from contextlib import closing
 from typing import Any
 
 from hub.errors import ConfigError
+from hub.heap import settle_after_startup
 from hub.settings import Settings, load_settings
 
 
@@ -82,6 +83,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     runtime = _runtime(args)
     _require_schema(runtime)
     worker = Worker(runtime)
+    settle_after_startup()
     with closing(runtime):
         if args.once:
             _out(f"processed {worker.run_once()} event(s)")
@@ -122,6 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if runtime.settings.hub.scheduler_enabled:
         scheduler.start()
     server = make_server(args.host, args.port, create_app(runtime=runtime), threaded=True)
+    settle_after_startup()
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
     _out(
         f"threadline serving on http://{args.host}:{server.server_port} "
@@ -163,7 +166,9 @@ def cmd_web(args: argparse.Namespace) -> int:
 
             settings = load_settings(config_path)
             configure_logging(settings.logging.level, settings.logging.format)
-            return create_app(settings)
+            app = create_app(settings)
+            settle_after_startup()
+            return app
 
     _App().run()
     return 0
