@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.store.coltypes import utcnow
+from hub.store.rowsets import among
 
 
 def claim_rows(
@@ -70,7 +71,7 @@ def finish_rows(
     caller's rollback) when the worker lost the lease of any of them."""
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(model)
-        .where(model.id.in_(list(row_ids)), model.locked_by == worker_id)
+        .where(among(session, model.id, row_ids), model.locked_by == worker_id)
         .values(lease_until=None, **values)
         .execution_options(synchronize_session=False)
     )

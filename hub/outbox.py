@@ -16,11 +16,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from hub import leases
 from hub.store.coltypes import utcnow
 from hub.store.models import Delivery
+from hub.store.rowsets import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +71,10 @@ def push_row(
 def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Queue many pushes in one statement; those already queued or done are skipped.
     Returns how many were new."""
+    table = Delivery.__table__
+    assert isinstance(table, Table)
     unique = ("target", "idempotency_key")
-    return len(leases.insert_ignoring_duplicates(session, Delivery, list(rows), unique))
+    return len(insert_rows(session, table, rows, skip_conflicts_on=unique))
 
 
 def replay(session: Session, ids: Sequence[int] | None = None) -> int:

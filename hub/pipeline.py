@@ -13,11 +13,12 @@ if a worker dies half-way. Pull streams (``hub/sync.py``) feed the same
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from hub.errors import SkippableError
@@ -39,6 +40,7 @@ from hub.store import records
 from hub.store.batch import InteractionBatch, NewInteraction, Written
 from hub.store.coltypes import utcnow
 from hub.store.models import Interaction, Pop
+from hub.store.rowsets import among, insert_rows
 from hub.transforms import TransformContext
 
 log = logging.getLogger(__name__)
@@ -335,12 +337,12 @@ class Pipeline:
             for connector, wanted in keys.items()
             for key in session.scalars(
                 select(Pop.trigger_key).where(
-                    Pop.connector == connector, Pop.trigger_key.in_(wanted)
+                    Pop.connector == connector, among(session, Pop.trigger_key, wanted)
                 )
             )
         }
-        recorded: dict[int, int] = {}
-        pops: list[tuple[Pop, Mapping[str, str]]] = []
+        status = "pending" if self.fanout is None else "queued"
+        made: list[tuple[int, PopTrigger, Pop | dict[str, Any]]] = []
         for n, trigger in triggers:
             event = events[n]
             if (event.connector, trigger.key) in seen:
@@ -352,38 +354,77 @@ class Pipeline:
                 else None
             )
             row = written.get(ref) if ref else None
-            pop = (
-                _new_pop(event, trigger, row)
-                if row is not None
-                else records.record_pop(
-                    session,
-                    connector=event.connector,
-                    trigger=trigger,
-                    received_at=event.received_at,
-                    rules=self.identity,
-                )
-            )
-            if pop is None:
+            if row is not None:  # inserted below, with the others, already queued
+                made.append((n, trigger, _pop_row(event, trigger, row, status)))
                 continue
-            session.add(pop)
-            pops.append((pop, trigger.data))
+            pop = records.record_pop(
+                session,
+                connector=event.connector,
+                trigger=trigger,
+                received_at=event.received_at,
+                rules=self.identity,
+            )
+            if pop is not None:
+                made.append((n, trigger, pop))
+        new = [made_pop for _, _, made_pop in made if isinstance(made_pop, dict)]
+        ids = insert_rows(session, _pop_table(), new, returning_ids=True)
+        for pop_row, pop_id in zip(new, ids, strict=True):
+            pop_row["id"] = pop_id
+        recorded: dict[int, int] = {}
+        for n, _, _ in made:
             recorded[n] = recorded.get(n, 0) + 1
-        session.flush()
-        if self.fanout is not None and pops:
-            self.fanout.fan_out_many(session, pops)
+        if self.fanout is not None and made:
+            self.fanout.enqueue(
+                session,
+                [
+                    (_NewPop(**made_pop) if isinstance(made_pop, dict) else made_pop, trigger.data)
+                    for _, trigger, made_pop in made
+                ],
+            )
+            # Marked after every payload is built (see PopFanout.fan_out_many).
+            for _, _, made_pop in made:
+                if isinstance(made_pop, Pop):
+                    made_pop.status = "queued"
         return recorded
 
 
-def _new_pop(event: BatchEvent, trigger: PopTrigger, row: Written) -> Pop:
-    return Pop(
-        connector=event.connector,
-        trigger_key=trigger.key,
-        trigger=trigger.trigger,
-        contact_id=row.contact_id,
-        interaction_id=row.id,
-        channel=trigger.channel or row.channel,
-        agent=trigger.agent,
-        desk=trigger.desk,
-        triggered_at=trigger.triggered_at or utcnow(),
-        received_at=event.received_at or utcnow(),
-    )
+@dataclass(frozen=True)
+class _NewPop:
+    """A pop the batch inserted as a row (no ORM object), for the fan-out."""
+
+    id: int
+    connector: str
+    trigger_key: str
+    trigger: str
+    contact_id: str | None
+    interaction_id: int | None
+    channel: str | None
+    agent: str | None
+    desk: str | None
+    status: str
+    triggered_at: datetime
+    received_at: datetime
+
+
+def _pop_table() -> Table:
+    table = Pop.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _pop_row(event: BatchEvent, trigger: PopTrigger, row: Written, status: str) -> dict[str, Any]:
+    """The row :func:`hub.store.records.record_pop` would insert for a trigger whose
+    interaction the batch wrote."""
+    return {
+        "connector": event.connector,
+        "trigger_key": trigger.key,
+        "trigger": trigger.trigger,
+        "contact_id": row.contact_id,
+        "interaction_id": row.id,
+        "channel": trigger.channel or row.channel,
+        "agent": trigger.agent,
+        "desk": trigger.desk,
+        "status": status,
+        "triggered_at": trigger.triggered_at or utcnow(),
+        "received_at": event.received_at or utcnow(),
+    }

@@ -9,7 +9,8 @@ at start-up, never a dead letter at the first call.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -47,7 +48,31 @@ def build_targets(
     return targets
 
 
-def route(settings: PopSettings, pop: Pop) -> list[str]:
+class PopView(Protocol):
+    """What fan-out reads of a pop: a :class:`~hub.store.models.Pop`, or the row a
+    worker batch inserted without an ORM object."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def connector(self) -> str: ...
+    @property
+    def trigger(self) -> str: ...
+    @property
+    def contact_id(self) -> str | None: ...
+    @property
+    def channel(self) -> str | None: ...
+    @property
+    def agent(self) -> str | None: ...
+    @property
+    def desk(self) -> str | None: ...
+    @property
+    def triggered_at(self) -> datetime: ...
+    @property
+    def received_at(self) -> datetime: ...
+
+
+def route(settings: PopSettings, pop: PopView) -> list[str]:
     """Targets of the first route whose every ``match`` key equals the pop's value."""
     values = {
         "desk": pop.desk,
@@ -75,7 +100,7 @@ class PopFanout:
         return self.payloads(session, [(pop, data)])[0]
 
     def payloads(
-        self, session: Session, pops: Sequence[tuple[Pop, Mapping[str, str] | None]]
+        self, session: Session, pops: Sequence[tuple[PopView, Mapping[str, str] | None]]
     ) -> list[dict[str, Any]]:
         """:meth:`payload` for many pops, their contexts read together."""
         contexts = contexts_for_contacts(
@@ -131,6 +156,18 @@ class PopFanout:
         self, session: Session, pops: Sequence[tuple[Pop, Mapping[str, str] | None]]
     ) -> list[list[str]]:
         """:meth:`fan_out` for many pops (a worker batch), queued in one statement."""
+        routed = self.enqueue(session, pops)
+        # Marked after every payload is built: a pop changed earlier would be flushed
+        # (one UPDATE each) by the next payload's reads.
+        for pop, _ in pops:
+            pop.status = "queued"
+        return routed
+
+    def enqueue(
+        self, session: Session, pops: Sequence[tuple[PopView, Mapping[str, str] | None]]
+    ) -> list[list[str]]:
+        """Queue the pushes of pops whose rows already say ``queued`` (a worker batch
+        inserts its pops that way); returns each pop's target names."""
         rows, routed = [], []
         for (pop, _), payload in zip(pops, self.payloads(session, pops), strict=True):
             targets = route(self.settings.pops, pop)
@@ -139,9 +176,5 @@ class PopFanout:
                 for target in targets
             ]
             routed.append(targets)
-        # Marked after every payload is built: a pop changed earlier would be flushed
-        # (one UPDATE each) by the next payload's reads.
-        for pop, _ in pops:
-            pop.status = "queued"
         outbox.enqueue_many(session, rows)
         return routed

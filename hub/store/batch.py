@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from hub.identity.resolve import (
@@ -34,6 +34,7 @@ from hub.mapping import MappedRecord
 from hub.store.coltypes import utcnow
 from hub.store.models import Contact, Identifier, Interaction, Journey, new_contact_id
 from hub.store.records import record_kind
+from hub.store.rowsets import among, insert_rows
 from hub.transforms import parse_datetime
 
 Key = tuple[str, str]
@@ -112,7 +113,8 @@ class InteractionBatch:
         for connector, refs in by_connector.items():
             rows = self.session.execute(
                 select(Interaction.source_ref).where(
-                    Interaction.connector == connector, Interaction.source_ref.in_(refs)
+                    Interaction.connector == connector,
+                    among(self.session, Interaction.source_ref, refs),
                 )
             )
             found.update((connector, ref) for (ref,) in rows)
@@ -152,16 +154,19 @@ class InteractionBatch:
             owners.append(contact_id)
         now = utcnow()
         if new_contacts:
-            self.session.execute(
-                insert(Contact),
+            insert_rows(
+                self.session,
+                _table(Contact),
                 [
                     {"id": c, "attributes": {}, "lineage": {}, "created_at": now, "updated_at": now}
                     for c in new_contacts
                 ],
             )
         if new_identifiers:
-            self.session.execute(
-                insert(Identifier), [{**row, "created_at": now} for row in new_identifiers]
+            insert_rows(
+                self.session,
+                _table(Identifier),
+                [{**row, "created_at": now} for row in new_identifiers],
             )
         written = self._insert(items, owners, now)
         # The rows above bypassed the ORM: drop whatever the session holds of them.
@@ -202,10 +207,7 @@ class InteractionBatch:
         journeys.write(self.session)
         for row, journey in zip(rows, assigned, strict=True):
             row["journey_id"] = journey.id
-        table = _table(Interaction)  # Core: the ORM's bulk insert costs a third more
-        ids = self.session.scalars(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-        ).all()
+        ids = insert_rows(self.session, _table(Interaction), rows, returning_ids=True)
         return [
             Written(id=i, contact_id=row["contact_id"], channel=row["channel"])
             for i, row in zip(ids, rows, strict=True)
@@ -289,7 +291,7 @@ class _Journeys:
                 Journey.interactions,
                 Journey.channel_switches,
             ).where(
-                Journey.contact_id.in_(contacts),
+                among(session, Journey.contact_id, contacts),
                 Journey.last_at >= min(times) - window,
                 Journey.started_at <= max(times) + window,
             )
@@ -314,7 +316,7 @@ class _Journeys:
                     Interaction.occurred_at,
                     Interaction.id,
                     Interaction.channel,
-                ).where(Interaction.journey_id.in_(list(loaded)))
+                ).where(among(session, Interaction.journey_id, loaded))
             )
             for journey_id, occurred, row_id, channel in members:
                 assert journey_id is not None  # selected by journey_id IN (...)
@@ -354,11 +356,8 @@ class _Journeys:
         every = [j for js in self.by_contact.values() for j in js if j.touched]
         new = [j for j in every if j.new]
         if new:
-            table = _table(Journey)
-            ids = session.scalars(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                [_journey_row(j) for j in new],
-            ).all()
+            rows = [_journey_row(j) for j in new]
+            ids = insert_rows(session, _table(Journey), rows, returning_ids=True)
             for journey, journey_id in zip(new, ids, strict=True):
                 journey.id = journey_id
         old = [j for j in every if not j.new]
