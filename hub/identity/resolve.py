@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text, tuple_, union_all
+from sqlalchemy import func, select, text, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from hub.identity.rules import (
@@ -98,37 +98,72 @@ def find_contacts(
 
 
 def identifier_rows(
-    session: Session, keys: Iterable[tuple[str, str]]
+    session: Session, keys: Iterable[tuple[str, str]], *, cap: int | None = None
 ) -> list[tuple[str, str, str, str | None]]:
     """``(kind, value, contact_id, merged_into_id)`` of every identifier row holding one
-    of ``keys``, in one round trip.
+    of ``keys``, in one round trip; with ``cap``, at most that many rows per key (the
+    first by contact id).
 
     One select per kind (``kind = :k AND value IN (...)``), sent as one UNION ALL: a
     row-value IN list makes SQLite scan the identifiers when it has no statistics yet
-    (a fresh store) and PostgreSQL plan hundreds of OR branches."""
+    (a fresh store) and PostgreSQL plan hundreds of OR branches. The cap is for
+    resolution, which only needs to know that a value has more than K holders (see
+    :func:`crowded`): a switchboard number gains holders as the store grows, and
+    reading (then loading) all of them made each write slower than the last."""
     by_kind: dict[str, list[str]] = {}
     for kind, value in dict.fromkeys(keys):
         by_kind.setdefault(kind, []).append(value)
     if not by_kind:
         return []
-    selects = [
-        select(Identifier.kind, Identifier.value, Identifier.contact_id, Contact.merged_into_id)
-        .join(Contact, Contact.id == Identifier.contact_id)
-        .where(Identifier.kind == kind, Identifier.value.in_(values))
+    if cap is None:
+        selects = [
+            select(Identifier.kind, Identifier.value, Identifier.contact_id, Contact.merged_into_id)
+            .join(Contact, Contact.id == Identifier.contact_id)
+            .where(Identifier.kind == kind, Identifier.value.in_(values))
+            for kind, values in by_kind.items()
+        ]
+        statement: Any = selects[0] if len(selects) == 1 else union_all(*selects)
+        return [(k, v, c, m) for k, v, c, m in session.execute(statement)]
+    numbered = [
+        select(
+            Identifier.kind,
+            Identifier.value,
+            Identifier.contact_id,
+            func.row_number()
+            .over(partition_by=(Identifier.kind, Identifier.value), order_by=Identifier.contact_id)
+            .label("n"),
+        ).where(Identifier.kind == kind, Identifier.value.in_(values))
         for kind, values in by_kind.items()
     ]
-    statement: Any = selects[0] if len(selects) == 1 else union_all(*selects)
+    rows = (numbered[0] if len(numbered) == 1 else union_all(*numbered)).subquery()
+    statement = (
+        select(rows.c.kind, rows.c.value, rows.c.contact_id, Contact.merged_into_id)
+        .join(Contact, Contact.id == rows.c.contact_id)
+        .where(rows.c.n <= cap)
+    )
     return [(k, v, c, m) for k, v, c, m in session.execute(statement)]
 
 
 def holders_by_key(
-    session: Session, keys: Sequence[tuple[str, str]]
+    session: Session, keys: Sequence[tuple[str, str]], *, cap: int | None = None
 ) -> dict[tuple[str, str], list[str]]:
-    """For each key, the live contacts holding it, in one query."""
+    """For each key, the live contacts holding it, in one query (``cap``: see
+    :func:`identifier_rows`)."""
     found: dict[tuple[str, str], set[str]] = {}
-    for kind, value, contact, merged in identifier_rows(session, keys):
+    for kind, value, contact, merged in identifier_rows(session, keys, cap=cap):
         found.setdefault((kind, value), set()).add(merged or contact)
     return {key: sorted(ids) for key, ids in found.items()}
+
+
+def crowded(holders: Sequence[str] | set[str], rules: IdentityRules) -> bool:
+    """Whether a value's holders make it ambiguous whoever else they are: held by more
+    than K contacts (``max_contacts_per_value``: a switchboard, info@), it never links a
+    contact record, even when the per-kind limits rule all holders but one out.
+
+    Resolution reads at most K + 1 holders of a value (``cap`` above), so its work per
+    record stays flat however many contacts share a switchboard number. Interactions
+    (``reuse_unresolved``) still read every holder: hub/store/batch.py mirrors them."""
+    return len(holders) > rules.max_contacts_per_value
 
 
 def held_values(
@@ -186,12 +221,16 @@ def resolve_contact(
     usable = rules.usable(list(keys))
     lock_identifiers(session, usable)
     markers = [(UNRESOLVED_PREFIX + k, v) for k, v in usable] if reuse_unresolved else []
-    holders = holders_by_key(session, [*usable, *markers])
+    cap = None if reuse_unresolved else rules.max_contacts_per_value + 1
+    holders = holders_by_key(session, [*usable, *markers], cap=cap)
     conflicted = _conflicted(
         session, {c for k in usable for c in holders.get(k, [])}, usable, rules
     )
     ambiguous: list[tuple[str, str]] = []
     for key in sorted(usable, key=lambda kv: rules.rank(kv[0])):
+        if cap is not None and crowded(holders.get(key, []), rules):
+            ambiguous.append(key)
+            continue
         candidates = [h for h in holders.get(key, []) if h not in conflicted]
         if len(candidates) == 1:
             contact = session.get(Contact, candidates[0])

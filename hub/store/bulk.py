@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.identity.automerge import merge_targets
 from hub.identity.candidate_queue import enqueue
-from hub.identity.resolve import identifier_rows, lock_identifiers
+from hub.identity.resolve import crowded, identifier_rows, lock_identifiers
 from hub.identity.rules import (
     DEFAULT_RULES,
     IdentityRules,
@@ -131,7 +132,9 @@ class _Page:
         }
 
     def _load_identifiers(self, keys: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
-        return {(k, v, contact) for k, v, contact, _ in identifier_rows(self.session, keys)}
+        cap = self.rules.max_contacts_per_value + 1  # more holders: crowded, see _resolve
+        rows = identifier_rows(self.session, keys, cap=cap)
+        return {(k, v, contact) for k, v, contact, _ in rows}
 
     def load_contacts(self, ids: set[str]) -> None:
         """Load contacts (following merges to their survivors) and their limited keys."""
@@ -202,9 +205,13 @@ def _resolve(
     limited = [(k, v) for k, v in keys if rules.limit(k) is not None]
     ambiguous: list[tuple[str, str]] = []
     for key in sorted(keys, key=lambda kv: rules.rank(kv[0])):
+        holders = page.holders(key)
+        if crowded(holders, rules):
+            ambiguous.append(key)
+            continue
         candidates = [
             c
-            for c in page.holders(key)
+            for c in holders
             if c in page.contacts and not over_limit(rules, page.contacts[c].held, limited)
         ]
         if len(candidates) == 1:
@@ -469,4 +476,14 @@ def _write(
             updated_records,
         )
     if new_identifiers:
-        session.execute(insert(identifiers), new_identifiers)
+        # The page read at most K + 1 holders of a crowded value (see _Page), so a
+        # contact may already hold a key the page believes new: the unique key decides.
+        builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[
+            session.get_bind().dialect.name
+        ]
+        session.execute(
+            builder(identifiers).on_conflict_do_nothing(
+                index_elements=["kind", "value", "contact_id"]
+            ),
+            new_identifiers,
+        )

@@ -8,9 +8,14 @@ from typing import Any
 import pytest
 from identity_helpers import apply, contact_of, person, two_sources
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from hub.identity.phones import canonical_phone
 from hub.identity.rules import IdentityRules
+from hub.runtime import Runtime
+from hub.store.db import transaction
+from hub.store.models import IdentityLink
+from hub.store.records import upsert_contact_record
 
 
 def test_default_priority_prefers_a_customer_key_to_an_email(make_runtime: Any) -> None:
@@ -47,6 +52,48 @@ def test_a_switchboard_number_never_joins_strangers(make_runtime: Any) -> None:
     apply(runtime, person("c", "Cy", "Acme", phones=["(212) 555-0100"]), connector="crm")
     ids = {contact_of(runtime, r) for r in "abc"}
     assert len(ids) == 3
+
+
+@pytest.mark.parametrize("path", ["page", "record"])
+def test_a_value_held_by_more_than_k_contacts_never_links_even_when_limits_leave_one(
+    make_runtime: Any, path: str
+) -> None:
+    """Given a phone held by three contacts (K = 2), two of which already hold a CRM
+    record, when a third CRM record with that phone arrives, then it gets a contact of
+    its own: the limits rule two holders out, but the value is ambiguous whoever the
+    holders are (resolution reads at most K + 1 of them, however many there are)."""
+    runtime = two_sources(make_runtime)
+    phone = {"phones": ["+1 415 555 0177"]}
+    apply(runtime, person("c-1", "Ada", "Lovelace", 1, **phone), connector="crm")
+    apply(runtime, person("c-2", "Ada", "Lovelace", 2, **phone), connector="crm")
+    apply(runtime, person("d-1", "Ada", "Lovelace", 3, **phone), connector="desk")
+    assert len({contact_of(runtime, r) for r in ("c-1", "c-2", "d-1")}) == 3
+    record = person("c-3", "Ada", "Lovelace", 4, **phone)
+    if path == "page":
+        apply(runtime, record, connector="crm")
+    else:
+        record_path(runtime, "crm", record)
+    assert contact_of(runtime, "c-3") not in {contact_of(runtime, r) for r in ("c-1", "c-2", "d-1")}
+    with runtime.read_sessions() as session:
+        link = session.scalars(select(IdentityLink).where(IdentityLink.external_id == "c-3")).one()
+    assert (link.rule, link.ambiguous) == ("new", [["phone", "+14155550177"]])
+
+
+def record_path(runtime: Runtime, connector: str, record: Any) -> None:
+    """The per-record ORM path (hub.store.records), which the page path must equal."""
+    pipeline = runtime.pipeline
+    mapping = pipeline.mappings.get(connector, record.object_type)
+    assert mapping is not None
+    with transaction(runtime.sessions) as session:
+        upsert_contact_record(
+            session,
+            connector=connector,
+            object_type=record.object_type,
+            external_id=record.external_id,
+            mapped=mapping.apply(record.data, pipeline.ctx),
+            updated_at=record.updated_at,
+            rules=pipeline.identity,
+        )
 
 
 def test_configured_block_list_and_shipped_junk_never_link(make_runtime: Any) -> None:
