@@ -103,14 +103,12 @@ class Identifier(Base):
     namespaced external key such as ``salesforce:Contact``.
 
     Several contacts may share one value (a switchboard, info@): that is why the
-    uniqueness is per contact and lookups go through the (kind, value) index.
+    uniqueness is per contact; lookups by (kind, value) walk that unique index (a
+    separate (kind, value) index only cost writes; migration 0006 dropped it).
     """
 
     __tablename__ = "identifiers"
-    __table_args__ = (
-        UniqueConstraint("kind", "value", "contact_id"),
-        Index("ix_identifiers_lookup", "kind", "value"),
-    )
+    __table_args__ = (UniqueConstraint("kind", "value", "contact_id"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(100))
