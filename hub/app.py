@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
+from werkzeug.wrappers import Request
 
 from hub.problems import problem
 from hub.runtime import Runtime
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.api.context import bp as context_bp
     from hub.api.openapi import bp as openapi_bp
     from hub.api.read import bp as read_bp
+    from hub.intake import FastPath
     from hub.intake import bp as intake_bp
     from hub.metrics import bp as metrics_bp
     from hub.metrics import build_registry
@@ -58,6 +60,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     _register_request_ids(app)
     _register_health(app, runtime)
     _register_errors(app)
+    # Signed webhooks skip Flask's per-request machinery (see hub/intake.py FastPath).
+    app.wsgi_app = FastPath(  # type: ignore[method-assign]
+        app, request_id=request_id, finish=finish_response, on_error=error_response
+    )
     return app
 
 
@@ -70,29 +76,41 @@ def _register_request_ids(app: Flask) -> None:
 
     @app.before_request
     def start() -> None:
-        given = request.environ.get("HTTP_X_REQUEST_ID", "")
-        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id = request_id(request.environ)
         g.request_started = time.monotonic()
 
     @app.after_request
     def finish(response: Response) -> Response:
-        request_id = g.get("request_id") or uuid.uuid4().hex
-        response.headers["X-Request-Id"] = request_id
-        if not log.isEnabledFor(logging.INFO):
-            return response
         started = g.get("request_started")
-        log.info(
-            "http.request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "path": request.path,
-                "endpoint": request.endpoint,
-                "status": response.status_code,
-                "duration_ms": round((time.monotonic() - started) * 1000, 1) if started else None,
-            },
-        )
+        rid = g.get("request_id") or uuid.uuid4().hex
+        return finish_response(response, rid, request, request.endpoint, started)
+
+
+def request_id(environ: dict[str, Any]) -> str:
+    """The caller's ``X-Request-Id`` when it is a sane one, else a new one."""
+    given = environ.get("HTTP_X_REQUEST_ID", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def finish_response(
+    response: Response, rid: str, req: Request, endpoint: str | None, started: float | None
+) -> Response:
+    """Echo the request id ``rid`` and log the request's line (every response gets both)."""
+    response.headers["X-Request-Id"] = rid
+    if not log.isEnabledFor(logging.INFO):
         return response
+    log.info(
+        "http.request",
+        extra={
+            "request_id": rid,
+            "method": req.method,
+            "path": req.path,
+            "endpoint": endpoint,
+            "status": response.status_code,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1) if started else None,
+        },
+    )
+    return response
 
 
 class _StoreId(IntegerConverter):
@@ -117,28 +135,45 @@ def _register_health(app: Flask, runtime: Runtime) -> None:
 
 
 def _register_errors(app: Flask) -> None:
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        code = (exc.name or "error").lower().replace(" ", "_")
-        if exc.code == 413:
-            return problem(413, "payload_too_large", "the body is larger than the configured limit")
-        return problem(exc.code or 400, code, exc.description or code)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DataError, _refused_value)
+    app.register_error_handler(DBAPIError, _store_error)
+    app.register_error_handler(Exception, _unexpected)
 
-    @app.errorhandler(DataError)
-    def refused_value(exc: DataError) -> Response:
-        # The store refused a value from the request (a NUL byte, a number out of
-        # range): the request is wrong, and retrying it would never help.
-        log.warning("http.value_refused_by_store", extra={"error_class": type(exc.orig).__name__})
-        return problem(400, "invalid_request", "the request holds a value the store refuses")
 
-    @app.errorhandler(DBAPIError)
-    def store_error(exc: DBAPIError) -> Response:
-        log.error("http.store_unavailable", extra={"error_class": type(exc.orig).__name__})
-        response = problem(503, "store_unavailable", "the store is unavailable; retry")
-        response.headers["Retry-After"] = "5"
-        return response
+def error_response(exc: Exception) -> Response:
+    """The answer of the handler :func:`_register_errors` gives ``exc``'s class (the
+    most specific one, as Flask picks it), for code that runs outside Flask."""
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    if isinstance(exc, DataError):
+        return _refused_value(exc)
+    if isinstance(exc, DBAPIError):
+        return _store_error(exc)
+    return _unexpected(exc)
 
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response:
-        log.error("http.unexpected_error", exc_info=exc, extra={"error_class": type(exc).__name__})
-        return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+def _http_error(exc: HTTPException) -> Response:
+    code = (exc.name or "error").lower().replace(" ", "_")
+    if exc.code == 413:
+        return problem(413, "payload_too_large", "the body is larger than the configured limit")
+    return problem(exc.code or 400, code, exc.description or code)
+
+
+def _refused_value(exc: DataError) -> Response:
+    # The store refused a value from the request (a NUL byte, a number out of
+    # range): the request is wrong, and retrying it would never help.
+    log.warning("http.value_refused_by_store", extra={"error_class": type(exc.orig).__name__})
+    return problem(400, "invalid_request", "the request holds a value the store refuses")
+
+
+def _store_error(exc: DBAPIError) -> Response:
+    log.error("http.store_unavailable", extra={"error_class": type(exc.orig).__name__})
+    response = problem(503, "store_unavailable", "the store is unavailable; retry")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.error("http.unexpected_error", exc_info=exc, extra={"error_class": type(exc).__name__})
+    return problem(500, "internal_error", "an unexpected error occurred; it has been logged")

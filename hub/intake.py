@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, DBAPIError
+from werkzeug.wrappers import Request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 from hub import inbox
 from hub.group_commit import GroupCommit, file_lock
 from hub.inbox import Incoming
-from hub.plugin import AckResponse, InboundEndpoint, InboundEvent, IntakeResult
+from hub.plugin import AckResponse, Connector, InboundEndpoint, InboundEvent, IntakeResult
 from hub.problems import problem
 from hub.runtime import Runtime
+from hub.settings import IntakeSettings
 from hub.wakeup import CHANNEL
 from webhooks import PayloadError, RawRequest, SignatureError
 from webhooks.public_url import rebuild_public_url
@@ -34,19 +39,23 @@ bp = Blueprint("intake", __name__)
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 #: Where an app keeps its :class:`~hub.group_commit.GroupCommit` (in ``app.extensions``).
 COMMITTER = "threadline.intake_commit"
+#: Where an app keeps its :class:`Intake` (in ``app.extensions``).
+INTAKE = "threadline.intake"
 
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     """One group committer per app (per process): its request threads share commits."""
     runtime: Runtime = state.app.extensions["threadline"]
+    wakeup = runtime.wakeup.event
 
     def write(conn: Connection, items: Sequence[Incoming]) -> list[tuple[int, int]]:
         # Other processes' workers wake at commit (PostgreSQL NOTIFY), this one's after.
         return inbox.store_batch(conn, items, notify=CHANNEL)
 
     def committed(_items: Sequence[Incoming]) -> None:
-        runtime.wakeup.set()
+        if not wakeup.is_set():  # a web process has no worker to clear it: set it once
+            runtime.wakeup.set()
 
     # On PostgreSQL a batch is one statement, so it runs in autocommit mode: a single
     # round trip stores, commits and notifies (see inbox.store_batch). On a SQLite
@@ -55,27 +64,53 @@ def _setup(state: BlueprintSetupState) -> None:
     serialize = None
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         serialize = partial(file_lock, f"{url.database}-intake.lock")
-    state.app.extensions[COMMITTER] = GroupCommit(
+    committer = GroupCommit(
         runtime.engine,
         write,
         committed,
         autocommit=url.get_backend_name() == "postgresql",
         serialize=serialize,
     )
-
-
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["threadline"]
-    return runtime
-
-
-def _raw_request(body: bytes, trust_forwarded: bool) -> RawRequest:
-    environ = request.environ
-    headers = _headers(environ)
-    path = request.full_path if request.query_string else request.path
-    url = rebuild_public_url(
-        request.scheme, request.host, path, headers, trust_forwarded=trust_forwarded
+    state.app.extensions[COMMITTER] = committer
+    state.app.extensions[INTAKE] = Intake(
+        runtime.connectors, runtime.settings.hub.intake, committer
     )
+
+
+class Intake:
+    """What every webhook request of an app needs, looked up once: the connectors, the
+    intake settings, the group committer, and each endpoint by its URL names."""
+
+    def __init__(
+        self,
+        connectors: dict[str, Connector],
+        settings: IntakeSettings,
+        committer: GroupCommit[Incoming, tuple[int, int]],
+    ) -> None:
+        self.connectors = connectors
+        self.settings = settings
+        self.committer = committer
+        self._endpoints: dict[tuple[str, str], InboundEndpoint] = {}
+
+    def endpoint(
+        self, connector: Connector, connector_name: str, name: str
+    ) -> InboundEndpoint | None:
+        """``connector``'s endpoint ``name``; a connector's endpoints are declared from its
+        settings, which never change while the process runs."""
+        key = (connector_name, name)
+        found = self._endpoints.get(key)
+        if found is None:
+            found = connector.endpoint(name)
+            if found is not None:
+                self._endpoints[key] = found
+        return found
+
+
+def _raw_request(req: Request, body: bytes, trust_forwarded: bool) -> RawRequest:
+    environ = req.environ
+    headers = _headers(environ)
+    path = req.full_path if req.query_string else req.path
+    url = rebuild_public_url(req.scheme, req.host, path, headers, trust_forwarded=trust_forwarded)
     # Names are lower-cased and the method is werkzeug's upper-case one already, so
     # the frozen value is built directly rather than through RawRequest.build.
     return RawRequest(method=environ["REQUEST_METHOD"], url=url, headers=headers, body=body)
@@ -98,24 +133,30 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
 @bp.route("/webhooks/<connector_name>/<endpoint_name>", methods=METHODS)
 @bp.route("/webhooks/<connector_name>/<endpoint_name>/<path:_rest>", methods=METHODS)
 def receive(connector_name: str, endpoint_name: str, _rest: str = "") -> Response:
-    runtime = _runtime()
-    connector = runtime.connectors.get(connector_name)
+    intake: Intake = current_app.extensions[INTAKE]
+    return handle(intake, request._get_current_object(), connector_name, endpoint_name)  # type: ignore[attr-defined]
+
+
+def handle(intake: Intake, req: Request, connector_name: str, endpoint_name: str) -> Response:
+    """Answer one webhook request: the Flask route and :class:`FastPath` both call this."""
+    connector = intake.connectors.get(connector_name)
     if connector is None:
         return problem(404, "unknown_connector", f"no connector named {connector_name!r}")
-    endpoint = connector.endpoint(endpoint_name)
+    endpoint = intake.endpoint(connector, connector_name, endpoint_name)
     if endpoint is None:
         return problem(
             404, "unknown_endpoint", f"{connector_name!r} has no endpoint {endpoint_name!r}"
         )
-    intake = runtime.settings.hub.intake
-    body = request.get_data(cache=False)  # at most max_body_bytes + 1 (see create_app)
-    if len(body) > intake.max_body_bytes:
+    settings = intake.settings
+    body = req.get_data(cache=False)  # at most max_body_bytes + 1 (see create_app)
+    if len(body) > settings.max_body_bytes:
         return problem(413, "payload_too_large", "the body is larger than the configured limit")
-    raw = _raw_request(body, intake.trust_forwarded_headers)
+    raw = _raw_request(req, body, settings.trust_forwarded_headers)
     context = {"connector": connector_name, "endpoint": endpoint_name or "/"}
-    if request.method == "GET" and not endpoint.query:
+    method = req.method
+    if method == "GET" and not endpoint.query:
         return _handshake(endpoint, raw, context)
-    if request.method not in endpoint.methods:
+    if method not in endpoint.methods:
         allowed = ", ".join(endpoint.methods)
         return problem(405, "method_not_allowed", f"this endpoint takes {allowed}")
     try:
@@ -123,7 +164,7 @@ def receive(connector_name: str, endpoint_name: str, _rest: str = "") -> Respons
         if endpoint.query:
             return _respond(endpoint.answer(raw))
         events = endpoint.parse(raw)
-        return _store_and_ack(endpoint, raw, events, context)
+        return _store_and_ack(intake.committer, endpoint, raw, events, context)
     except SignatureError as exc:
         log.warning("intake.signature_rejected", extra={**context, "reason": exc.message})
         return problem(401, exc.code, exc.message)
@@ -142,6 +183,72 @@ def receive(connector_name: str, endpoint_name: str, _rest: str = "") -> Respons
         return _respond(answer)
 
 
+class FastPath:
+    """A plain WSGI route in front of the Flask app for the request intake is for.
+
+    A signed POST with a ``Content-Length`` within the limit, to a declared endpoint
+    that stores, is answered by :func:`handle` (the very function the Flask route calls)
+    without Flask's request and app contexts, URL map and hooks, which cost more CPU
+    than the whole verify-and-parse. The app's own pieces stand in for the hooks: the
+    request id, the response header and log line (``finish``) and the error handlers
+    (``on_error``), so the answer is the one the Flask route gives, byte for byte.
+    Anything else (handshakes, other methods, chunked bodies, unknown names, a path
+    below an endpoint, a body over the limit) goes to Flask, unread.
+    """
+
+    ENDPOINT = "intake.receive"  # what the Flask route's log lines name
+
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        request_id: Callable[[WSGIEnvironment], str],
+        finish: Callable[[Response, str, Request, str | None, float | None], Response],
+        on_error: Callable[[Exception], Response],
+    ) -> None:
+        self._flask = app.wsgi_app
+        self._intake: Intake = app.extensions[INTAKE]
+        self._request_class = app.request_class
+        self._limit = app.config["MAX_CONTENT_LENGTH"]
+        self._request_id, self._finish, self._on_error = request_id, finish, on_error
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        names = self._target(environ)
+        if names is None:
+            return self._flask(environ, start_response)
+        request_id, started = self._request_id(environ), time.monotonic()
+        req = self._request_class(environ)
+        req.max_content_length = self._limit  # Flask's request reads it from the app
+        try:
+            response = handle(self._intake, req, *names)
+        except Exception as exc:  # noqa: BLE001 - answered by the app's error handlers
+            response = self._on_error(exc)
+        response = self._finish(response, request_id, req, self.ENDPOINT, started)
+        return response(environ, start_response)
+
+    def _target(self, environ: WSGIEnvironment) -> tuple[str, str] | None:
+        """(connector, endpoint) when this request is one to answer here."""
+        path: str = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "POST" or not path.startswith("/webhooks/"):
+            return None
+        length: str = environ.get("CONTENT_LENGTH", "")
+        if "HTTP_TRANSFER_ENCODING" in environ or not (length.isascii() and length.isdigit()):
+            return None
+        if int(length) > self._intake.settings.max_body_bytes or not path.isascii():
+            return None
+        names = path[len("/webhooks/") :].split("/")
+        if len(names) > 2 or not all(names):
+            return None
+        connector_name, endpoint_name = names[0], names[1] if len(names) == 2 else ""
+        connector = self._intake.connectors.get(connector_name)
+        if connector is None:
+            return None
+        endpoint = self._intake.endpoint(connector, connector_name, endpoint_name)
+        if endpoint is None or endpoint.query or "POST" not in endpoint.methods:
+            return None
+        return connector_name, endpoint_name
+
+
 def _respond(answer: AckResponse) -> Response:
     return Response(answer.body, status=answer.status, mimetype=answer.content_type)
 
@@ -158,6 +265,7 @@ def _handshake(endpoint: InboundEndpoint, raw: RawRequest, context: dict[str, st
 
 
 def _store_and_ack(
+    committer: GroupCommit[Incoming, tuple[int, int]],
     endpoint: InboundEndpoint,
     raw: RawRequest,
     events: list[InboundEvent],
@@ -170,7 +278,6 @@ def _store_and_ack(
     transaction holding its events has committed.
     """
     started = time.perf_counter()
-    committer: GroupCommit[Incoming, tuple[int, int]] = current_app.extensions[COMMITTER]
     try:
         stored, duplicates = committer.submit(
             Incoming(context["connector"], endpoint.name, raw, events)
