@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, or_, select, update
@@ -48,15 +49,19 @@ def enqueue(session: Session, contact_ids: Iterable[str]) -> None:
         return
     now = utcnow()
     rows = [{"contact_id": c, "queued_at": now, "touches": 1} for c in ids]
+    session.execute(_enqueue_statement(session.get_bind().dialect.name), rows)
+
+
+@lru_cache(maxsize=2)
+def _enqueue_statement(dialect: str) -> Any:
+    """One statement per dialect, built once, sent as an executemany (batched into
+    multi-row VALUES by the driver layer): compiling a fresh multi-row statement per
+    page costs more than the write, and building one per single record about as much."""
     table: Table = Queue.__table__  # type: ignore[assignment]
-    dialect = session.get_bind().dialect.name
     builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    # One cached statement, executemany (batched into multi-row VALUES by the driver
-    # layer): compiling a fresh multi-row statement per page costs more than the write.
-    stmt = builder(table).on_conflict_do_update(
+    return builder(table).on_conflict_do_update(
         index_elements=["contact_id"], set_={"touches": table.c.touches + 1}
     )
-    session.execute(stmt, rows)
 
 
 def pending(session: Session) -> int:

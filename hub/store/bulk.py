@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, or_, select, update
@@ -73,6 +74,74 @@ class _RecordState:
     row: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class _Statements:
+    records: Any
+    contacts: Any
+
+
+@lru_cache(maxsize=1)
+def _statements() -> _Statements:
+    """The page's reads, built once with expanding parameters: building a SELECT per
+    page (and per single record) cost more than running it. Core columns, not ORM
+    entities: a page reads hundreds of rows and needs no objects."""
+    records: Table = SourceRecord.__table__  # type: ignore[assignment]
+    contacts: Table = Contact.__table__  # type: ignore[assignment]
+    record_columns = ("id", "object_type", "external_id", "contact_id")
+    record_columns += ("source_updated_at", "snapshot", "deleted_at")
+    wanted = [contacts.c.id, contacts.c.merged_into_id, contacts.c.attributes]
+    wanted += [contacts.c.lineage, *(contacts.c[c] for c in CONTACT_COLUMNS)]
+    return _Statements(
+        records=select(*(records.c[c] for c in record_columns)).where(
+            records.c.connector == bindparam("connector"),
+            records.c.object_type == bindparam("type"),
+            records.c.external_id.in_(bindparam("ids", expanding=True)),
+        ),
+        contacts=select(*wanted).where(contacts.c.id.in_(bindparam("ids", expanding=True))),
+    )
+
+
+@lru_cache(maxsize=8)
+def _held_statement(patterns: tuple[str, ...]) -> Any:
+    """Values of the limited kinds (``patterns``: SQL LIKE) the given contacts hold."""
+    table: Table = Identifier.__table__  # type: ignore[assignment]
+    return select(table.c.contact_id, table.c.kind, table.c.value).where(
+        table.c.contact_id.in_(bindparam("ids", expanding=True)),
+        or_(*(table.c.kind.like(p) for p in patterns)),
+    )
+
+
+@dataclass(frozen=True)
+class _Writes:
+    new_contacts: Any
+    contacts: Any
+    new_records: Any
+    records: Any
+    new_identifiers: Any
+    links: Any
+
+
+@lru_cache(maxsize=2)
+def _writes(dialect: str) -> _Writes:
+    """The page's writes, built once per dialect (like :func:`_statements`)."""
+    contacts: Table = Contact.__table__  # type: ignore[assignment]
+    records: Table = SourceRecord.__table__  # type: ignore[assignment]
+    identifiers: Table = Identifier.__table__  # type: ignore[assignment]
+    builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    return _Writes(
+        new_contacts=insert(contacts),
+        contacts=update(contacts).where(contacts.c.id == bindparam("b_id")),
+        new_records=insert(records),
+        records=update(records).where(records.c.id == bindparam("b_id")).values(deleted_at=None),
+        # The page read at most K + 1 holders of a crowded value (see _Page), so a
+        # contact may already hold a key the page believes new: the unique key decides.
+        new_identifiers=builder(identifiers).on_conflict_do_nothing(
+            index_elements=["kind", "value", "contact_id"]
+        ),
+        links=insert(IdentityLink.__table__),
+    )
+
+
 def _keys(connector: str, item: PageItem, rules: IdentityRules) -> list[tuple[str, str]]:
     record_key = (f"record:{connector}:{item.object_type}", item.external_id)
     return rules.usable([record_key, *item.mapped.identifiers])
@@ -110,19 +179,8 @@ class _Page:
         rows: list[Any] = []
         for object_type, ids in by_type.items():
             rows += self.session.execute(
-                select(
-                    SourceRecord.id,
-                    SourceRecord.object_type,
-                    SourceRecord.external_id,
-                    SourceRecord.contact_id,
-                    SourceRecord.source_updated_at,
-                    SourceRecord.snapshot,
-                    SourceRecord.deleted_at,
-                ).where(
-                    SourceRecord.connector == self.connector,
-                    SourceRecord.object_type == object_type,
-                    SourceRecord.external_id.in_(list(dict.fromkeys(ids))),
-                )
+                _statements().records,
+                {"connector": self.connector, "type": object_type, "ids": list(dict.fromkeys(ids))},
             ).all()
         return {
             (r.object_type, r.external_id): _RecordState(
@@ -139,12 +197,8 @@ class _Page:
     def load_contacts(self, ids: set[str]) -> None:
         """Load contacts (following merges to their survivors) and their limited keys."""
         pending = ids - self.contacts.keys() - self.survivor.keys()
-        table: Table = Contact.__table__  # type: ignore[assignment]
-        # Core rows, not ORM objects: a page loads hundreds of contacts and only reads.
-        wanted = [table.c.id, table.c.merged_into_id, table.c.attributes, table.c.lineage]
-        wanted += [table.c[c] for c in CONTACT_COLUMNS]
         while pending:
-            rows = self.session.execute(select(*wanted).where(table.c.id.in_(pending)))
+            rows = self.session.execute(_statements().contacts, {"ids": list(pending)})
             pending = set()
             for contact in rows:
                 if contact.merged_into_id and contact.merged_into_id != contact.id:
@@ -165,10 +219,7 @@ class _Page:
         patterns = self.rules.limited_prefixes()
         if loaded and patterns:
             for cid, kind, value in self.session.execute(
-                select(Identifier.contact_id, Identifier.kind, Identifier.value).where(
-                    Identifier.contact_id.in_(loaded),
-                    or_(*(Identifier.kind.like(p) for p in patterns)),
-                )
+                _held_statement(tuple(patterns)), {"ids": loaded}
             ):
                 if self.rules.limit(kind) is not None:
                     self.contacts[cid].held.setdefault(kind, set()).add(value)
@@ -378,8 +429,7 @@ def _apply_part(
         changed += record_changed
     _write(session, page, now, new_records, updated_records, new_identifiers)
     if links:
-        link_table: Table = IdentityLink.__table__  # type: ignore[assignment]
-        session.execute(insert(link_table), links)
+        session.execute(_writes(session.get_bind().dialect.name).links, links)
     if rules.candidates.enabled:
         enqueue(session, touched)  # scored later, off the write path
     return changed, stop
@@ -461,29 +511,14 @@ def _write(
     ]
     # Core executemany on the tables: the ORM's bulk insert costs more per row than
     # the database does.
-    contacts: Table = Contact.__table__  # type: ignore[assignment]
-    records: Table = SourceRecord.__table__  # type: ignore[assignment]
-    identifiers: Table = Identifier.__table__  # type: ignore[assignment]
+    writes = _writes(session.get_bind().dialect.name)
     if fresh:
-        session.execute(insert(contacts), fresh)
+        session.execute(writes.new_contacts, fresh)
     if touched:  # Core executemany: one UPDATE statement, a parameter set per contact
-        session.execute(update(contacts).where(contacts.c.id == bindparam("b_id")), touched)
+        session.execute(writes.contacts, touched)
     if new_records:
-        session.execute(insert(records), new_records)
+        session.execute(writes.new_records, new_records)
     if updated_records:
-        session.execute(
-            update(records).where(records.c.id == bindparam("b_id")).values(deleted_at=None),
-            updated_records,
-        )
+        session.execute(writes.records, updated_records)
     if new_identifiers:
-        # The page read at most K + 1 holders of a crowded value (see _Page), so a
-        # contact may already hold a key the page believes new: the unique key decides.
-        builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[
-            session.get_bind().dialect.name
-        ]
-        session.execute(
-            builder(identifiers).on_conflict_do_nothing(
-                index_elements=["kind", "value", "contact_id"]
-            ),
-            new_identifiers,
-        )
+        session.execute(writes.new_identifiers, new_identifiers)
