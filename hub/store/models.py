@@ -13,7 +13,8 @@ Tables, in the order data flows through them:
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,14 @@ from hub.store.coltypes import BigIntPK, JSONDoc, UTCDateTime, utcnow
 
 
 def new_contact_id() -> str:
-    return "ct_" + uuid.uuid4().hex
+    """``ct_``, the creation time (milliseconds, 12 hex digits), 80 random bits.
+
+    Ids that sort by creation keep every index on a contact id (the contacts' key,
+    identifiers, source records, links, the candidate queue) append-mostly: with
+    random ids a bulk page dirtied a B-tree page per row in each of them, and at
+    60k contacts wrote 3 times as many bytes per record (WAL and checkpoints).
+    """
+    return f"ct_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 class Base(DeclarativeBase):
