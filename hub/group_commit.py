@@ -76,8 +76,13 @@ class GroupCommit(Generic[Item, Result]):
     handler, which polls with sleeps of up to 100 ms and starves the unlucky.
 
     While batches keep coming, successive committers pass one connection along
-    instead of checking one out (and pinging it) per batch; the last committer before
-    an idle moment returns it to the pool, so nothing is held while the store is idle.
+    instead of checking one out (and pinging it) per batch. Requests that may submit
+    say so with :meth:`in_flight`: while any of them is still in flight when a batch
+    ends, the connection stays for the next batch (under steady load, batches seldom
+    overlap, so it would otherwise go back to the pool, and come out with a ping and an
+    isolation-level reset, once per batch). The last request out, or the last
+    committer when nobody else is in flight, returns it to the pool, so nothing is
+    held while intake is idle.
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class GroupCommit(Generic[Item, Result]):
         self._pending: list[_Slot[Item, Result]] = []
         self._busy = False
         self._conn: Connection | None = None  # only the committer of the moment uses it
+        self._in_flight = 0  # requests inside in_flight()
         self.batches = 0  # committed batches and the items in them: for tests and metrics
         self.items = 0
 
@@ -106,6 +112,23 @@ class GroupCommit(Generic[Item, Result]):
         """Requests queued behind the commit in flight (a gauge for metrics and tests)."""
         with self._lock:
             return len(self._pending)
+
+    @contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Around a request that may :meth:`submit`: while one is in flight, the
+        connection of the last batch waits for the next; the last one out returns it."""
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            idle = None
+            with self._lock:
+                self._in_flight -= 1
+                if not self._in_flight and not self._busy:
+                    idle, self._conn = self._conn, None
+            if idle is not None:
+                idle.close()
 
     def submit(self, item: Item) -> Result:
         """Write ``item`` durably and return its result, or raise its batch's error."""
@@ -135,7 +158,8 @@ class GroupCommit(Generic[Item, Result]):
                     successor = self._pending[0]
                 else:
                     self._busy = False
-                    idle, self._conn = self._conn, None
+                    if self._in_flight <= 1:  # nobody but (perhaps) this request
+                        idle, self._conn = self._conn, None
             if successor is not None:
                 successor.wake.release()
             for other in batch:

@@ -139,6 +139,11 @@ def receive(connector_name: str, endpoint_name: str, _rest: str = "") -> Respons
 
 def handle(intake: Intake, req: Request, connector_name: str, endpoint_name: str) -> Response:
     """Answer one webhook request: the Flask route and :class:`FastPath` both call this."""
+    with intake.committer.in_flight():
+        return _handle(intake, req, connector_name, endpoint_name)
+
+
+def _handle(intake: Intake, req: Request, connector_name: str, endpoint_name: str) -> Response:
     connector = intake.connectors.get(connector_name)
     if connector is None:
         return problem(404, "unknown_connector", f"no connector named {connector_name!r}")

@@ -22,9 +22,12 @@ from helpers.signing import contact_event, signed
 from sqlalchemy import Engine, event, func, select
 
 from hub.group_commit import GroupCommit
+from hub.inbox import Incoming
 from hub.intake import COMMITTER
+from hub.plugin import InboundEvent
 from hub.runtime import Runtime
 from hub.store.models import InboxEvent, RawDelivery
+from webhooks import RawRequest
 
 POISON = "poison-marker-7f3a"
 
@@ -203,3 +206,37 @@ def test_duplicates_in_one_batch_are_stored_once_and_fail_nobody(
     assert sorted(a["accepted"] for a in answers[1:]) == [0, 1]
     assert stored_keys(runtime) == ["msg_first", "msg_new", "msg_old"]
     assert raw_count(runtime) == 3  # requests that stored nothing leave no raw row
+
+
+def incoming(key: str) -> Incoming:
+    body, headers = signed(contact_event(key), msg_id=key)
+    raw = RawRequest.build("POST", "http://hub.test/webhooks/events", headers, body)
+    return Incoming("events", "", raw, [InboundEvent(key, "contact.updated", {"k": key})])
+
+
+def test_the_connection_waits_for_requests_in_flight_and_goes_back_with_the_last(
+    app: Flask, runtime: Runtime
+) -> None:
+    checkouts: list[int] = []
+
+    def checkout(*_: Any) -> None:
+        checkouts.append(1)
+
+    event.listen(runtime.engine, "checkout", checkout)
+    pool = runtime.engine.pool
+    group = committer(app)
+    try:
+        assert group.submit(incoming("msg_alone")) == (1, 0)
+        assert pool.checkedout() == 0  # nobody in flight: straight back to the pool
+        with group.in_flight():  # another request, still verifying
+            with group.in_flight():
+                assert group.submit(incoming("msg_1")) == (1, 0)
+            assert pool.checkedout() == 1  # kept for the request still in flight
+            with group.in_flight():
+                assert group.submit(incoming("msg_2")) == (1, 0)
+            assert pool.checkedout() == 1
+        assert pool.checkedout() == 0  # the last request out returned it
+    finally:
+        event.remove(runtime.engine, "checkout", checkout)
+    assert len(checkouts) == 2  # one for the lone batch, one shared by the next two
+    assert stored_keys(runtime) == ["msg_1", "msg_2", "msg_alone"]
