@@ -89,12 +89,14 @@ def main() -> None:
     kind, store, url, facts = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
     profile_path = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != "-" else None
     max_seconds = float(sys.argv[6]) if len(sys.argv) > 6 else None
+    from hub.heap import settle_after_startup
     from hub.runtime import Runtime
     from hub.settings import settings_from_dict
     from hub.sync import run_stream
 
     config = hub_config(store, connectors=[connector_config(kind, url, facts)])
     runtime = Runtime.build(settings_from_dict(config, env={}))
+    settle_after_startup()  # as `threadline sync` and the scheduler do (hub/cli.py)
     connector = runtime.connectors["crm"]
     stream = next(s for s in connector.streams() if s.name == "contacts")
     curve: list[tuple[int, float]] = []

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import event
 
+from hub.heap import settle_after_startup
 from hub.identity.candidate_queue import score_queued
 from hub.plugin import SourceRecord
 from hub.runtime import Runtime
@@ -256,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = tempfile.mkdtemp(prefix="threadline-identity-bench-")
     url = args.database_url or f"sqlite:///{folder}/bench.db"
     runtime = build(url, candidates=not args.no_candidates)
+    settle_after_startup()  # as the worker, `threadline sync` and the scheduler do
     print(f"identity bench: {total:,} records, store {runtime.engine.url.render_as_string()}")
     counter = Counter(runtime.engine)
     elapsed, loaded = bulk_load(runtime, people_records(total), args.page, counter)

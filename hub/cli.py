@@ -98,6 +98,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     runtime = _runtime(args)
     _require_schema(runtime)
     scheduler = build_scheduler(runtime, with_poller=True)
+    settle_after_startup()  # its sync jobs write pages of thousands of rows
     scheduler.start()
     _stop_event().wait()
     scheduler.shutdown(wait=True)
@@ -369,6 +370,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         streams = [s for s in connector.streams() if args.stream in (None, s.name)]
         if not streams:
             raise SystemExit(f"{args.connector!r} has no stream {args.stream!r}")
+        # A backfill's pages keep thousands of rows alive at once, so full collections
+        # come every few pages; each walked the ~120,000 startup objects (hub/heap.py).
+        settle_after_startup()
         worst = 0
         for stream in streams:
             run = run_stream(runtime, connector, stream, full=args.full, progress=_progress)
