@@ -4,6 +4,10 @@
 contract: nothing is stored unless the signature verifies, and nothing is
 acknowledged unless it is committed. If the store is down the sender gets 503 and
 retries; no input produces a 500.
+
+:func:`handle` answers every webhook request. The Flask route calls it, and so does
+:class:`FastPath`, the plain WSGI route in front of Flask that takes the signed POSTs
+(nearly all the traffic) without Flask's per-request machinery.
 """
 
 from __future__ import annotations
@@ -20,9 +24,6 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.wrappers import Request
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
-
 from hub import inbox
 from hub.group_commit import GroupCommit, file_lock
 from hub.inbox import Incoming
@@ -33,6 +34,9 @@ from hub.settings import IntakeSettings
 from hub.wakeup import CHANNEL
 from webhooks import PayloadError, RawRequest, SignatureError
 from webhooks.public_url import rebuild_public_url
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 bp = Blueprint("intake", __name__)
