@@ -37,8 +37,9 @@ def _intake(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
 def _pipeline(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
     lines = ["## Pipeline (inbox → store)", "",
              "| store | workers | events | seconds | events/s | per worker/s "
+             "| worker CPU ms/event | PostgreSQL CPU ms/event | load avg 1 min "
              "| then candidates scored/s |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for store, runs in r.items():
         for x in runs:
             ok = x["per_worker_per_s"] >= goals["pipeline_per_worker"]
@@ -46,6 +47,9 @@ def _pipeline(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {store} | {x['workers']} | {x['events']} | {x['seconds']} | "
                 f"{x['events_per_s']} | {x['per_worker_per_s']} ({_verdict(ok)}) | "
+                f"{x.get('worker_cpu_ms_per_event', 'n/a')} | "
+                f"{x.get('postgresql_cpu_ms_per_event') or 'n/a'} | "
+                f"{x.get('load_avg_1m', 'n/a')} | "
                 f"{scoring.get('per_s', 'n/a')} ({scoring.get('contacts_scored', 0)} contacts) |"
             )
     return lines
