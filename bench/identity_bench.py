@@ -38,6 +38,7 @@ from hub.identity.candidate_queue import score_queued
 from hub.plugin import SourceRecord
 from hub.runtime import Runtime
 from hub.settings import settings_from_dict
+from hub.store.bulk import refresh_statistics
 from hub.store.db import make_engine, transaction
 from hub.store.migrate import upgrade
 
@@ -177,6 +178,7 @@ def bulk_load(
         source, items = nxt
         with transaction(runtime.sessions) as session:
             runtime.pipeline.apply(session, runtime.connectors[source], items)
+        refresh_statistics(runtime.engine)  # as hub/sync.py does after each page
         done += len(items)
         if done % (page * 100) < page:
             rate = done / (time.perf_counter() - started - generating)

@@ -29,6 +29,7 @@ from sqlalchemy import delete
 from hub.errors import RetriableError
 from hub.plugin import Connector, Page, Stream
 from hub.runtime import Runtime
+from hub.store.bulk import refresh_statistics
 from hub.store.coltypes import utcnow
 from hub.store.db import transaction
 from hub.store.models import SyncCursor, SyncRun
@@ -166,6 +167,8 @@ def run_stream(
         for page in ahead or stream.read(cursor):
             run = _commit_page(runtime, connector, slot, page, run, calls_before)
             log.info("sync.page_committed", extra={**context, "pages": run.pages})
+            if analyzed := refresh_statistics(runtime.engine):
+                log.info("sync.statistics_refreshed", extra={**context, "tables": analyzed})
             if progress:
                 progress(run, estimate)
         status, error = "succeeded", None
