@@ -87,8 +87,10 @@ def _statements() -> _Statements:
     entities: a page reads hundreds of rows and needs no objects."""
     records: Table = SourceRecord.__table__  # type: ignore[assignment]
     contacts: Table = Contact.__table__  # type: ignore[assignment]
-    record_columns = ("id", "object_type", "external_id", "contact_id")
-    record_columns += ("source_updated_at", "snapshot", "deleted_at")
+    record_columns = [
+        *("id", "object_type", "external_id", "contact_id"),
+        *("source_updated_at", "snapshot", "deleted_at"),
+    ]
     wanted = [contacts.c.id, contacts.c.merged_into_id, contacts.c.attributes]
     wanted += [contacts.c.lineage, *(contacts.c[c] for c in CONTACT_COLUMNS)]
     return _Statements(
@@ -127,6 +129,7 @@ def _writes(dialect: str) -> _Writes:
     contacts: Table = Contact.__table__  # type: ignore[assignment]
     records: Table = SourceRecord.__table__  # type: ignore[assignment]
     identifiers: Table = Identifier.__table__  # type: ignore[assignment]
+    links: Table = IdentityLink.__table__  # type: ignore[assignment]
     builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     return _Writes(
         new_contacts=insert(contacts),
@@ -138,7 +141,7 @@ def _writes(dialect: str) -> _Writes:
         new_identifiers=builder(identifiers).on_conflict_do_nothing(
             index_elements=["kind", "value", "contact_id"]
         ),
-        links=insert(IdentityLink.__table__),
+        links=insert(links),
     )
 
 
