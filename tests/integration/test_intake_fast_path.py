@@ -175,6 +175,17 @@ def test_the_plain_route_logs_the_request_line_flask_would(
     )
 
 
+def counted(app: Flask) -> list[int]:
+    """A list that grows by one for each request Flask dispatches."""
+    seen: list[int] = []
+
+    def count() -> None:
+        seen.append(1)
+
+    app.before_request(count)
+    return seen
+
+
 @pytest.mark.parametrize(
     ("method", "path", "extra"),
     [
@@ -192,8 +203,7 @@ def test_what_the_plain_route_does_not_answer_goes_to_flask(
     apps: dict[str, Flask], method: str, path: str, extra: dict[str, str]
 ) -> None:
     app = apps["fast"]
-    through_flask = []
-    app.before_request(lambda: through_flask.append(1) and None)
+    through_flask = counted(app)
     body, headers = signed(contact_event())
     app.test_client().open(path, method=method, data=body, headers={**headers, **extra})
     assert through_flask == [1]
@@ -201,8 +211,20 @@ def test_what_the_plain_route_does_not_answer_goes_to_flask(
 
 def test_a_signed_post_skips_flask(apps: dict[str, Flask]) -> None:
     app = apps["fast"]
-    through_flask = []
-    app.before_request(lambda: through_flask.append(1) and None)
+    through_flask = counted(app)
     body, headers = signed(contact_event())
     assert app.test_client().post("/webhooks/events", data=body, headers=headers).status_code == 200
     assert through_flask == []
+
+
+def test_with_trusted_hosts_configured_flask_checks_the_host(runtime: Runtime) -> None:
+    from hub.app import error_response, finish_response, request_id
+
+    app = flask_only(runtime)
+    app.config["TRUSTED_HOSTS"] = ["hub.example"]
+    app.wsgi_app = FastPath(  # type: ignore[method-assign]
+        app, request_id=request_id, finish=finish_response, on_error=error_response
+    )
+    body, headers = signed(contact_event())
+    response = app.test_client().post("/webhooks/events", data=body, headers=headers)
+    assert response.status_code == 400  # localhost is not a trusted host

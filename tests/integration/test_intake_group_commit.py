@@ -223,7 +223,7 @@ def test_the_connection_waits_for_requests_in_flight_and_goes_back_with_the_last
         checkouts.append(1)
 
     event.listen(runtime.engine, "checkout", checkout)
-    pool = runtime.engine.pool
+    pool: Any = runtime.engine.pool  # a QueuePool (checkedout)
     group = committer(app)
     try:
         assert group.submit(incoming("msg_alone")) == (1, 0)
