@@ -53,7 +53,10 @@ def insert_rows(
 
     With ``returning_ids``, returns the new rows' ids in the order of ``rows``; with
     ``skip_conflicts_on``, rows that collide on those columns are skipped (ON CONFLICT
-    DO NOTHING) and only the new ids come back, in no particular order.
+    DO NOTHING) and only the new ids come back, in no particular order. Columns a row
+    leaves out get their Python-side defaults, as with SQLAlchemy. One difference: on
+    PostgreSQL a ``None`` in a JSON column is SQL NULL (SQLAlchemy writes JSON ``null``);
+    no caller passes one.
     """
     if not rows:
         return []
