@@ -156,7 +156,14 @@ def snapshot(runtime: Runtime) -> set[Any]:
         }
         pop_key = {f"pop-{p.id}": p.trigger_key for p in session.scalars(select(Pop))}
         deliveries = {
-            (d.target, pop_key[d.idempotency_key], name.get(d.contact_id or ""))
+            (
+                d.target,
+                pop_key[d.idempotency_key],
+                name.get(d.contact_id or ""),
+                d.received_at,
+                json.dumps({**d.payload["trigger"], "pop_id": None}, sort_keys=True),
+                name.get((d.payload.get("contact") or {}).get("id", "")),
+            )
             for d in session.scalars(select(Delivery))
         }
     return (
