@@ -3,6 +3,7 @@ median latency of resolving one record against the loaded store, and peak memory
 
 Usage: python bench/identity_bench.py [--records N | --full] [--database-url URL]
        [--page 500] [--singles 300] [--no-candidates]
+       python bench/identity_bench.py --on-dataset sqlite|postgresql [--singles 300]
 
 Defaults: 100,000 records (``--full``: 1,000,000) into a fresh SQLite file in a
 temporary folder; a PostgreSQL URL must name an empty database (it is migrated).
@@ -24,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,8 @@ LAST = [
     "King",
 ]
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
+#: ``--on-dataset``: the context benchmark's store (1M contacts, 10M interactions).
+DATASET_CONTACTS, DATASET_PER = 1_000_000, 10
 
 
 def people_records(n: int, seed: int = 1) -> Iterator[tuple[str, SourceRecord]]:
@@ -213,24 +216,50 @@ def score(runtime: Runtime, limit: int) -> tuple[int, float]:
     return done, time.perf_counter() - started
 
 
-def singles(runtime: Runtime, count: int) -> tuple[list[float], list[float]]:
-    """Resolve new records one at a time (the webhook path), each in its transaction.
+def new_person(i: int, rng: random.Random) -> dict[str, Any]:
+    """A record of somebody the store may not know yet."""
+    person = rng.randint(1, 10**6)
+    return {
+        "id": f"single-{i}",
+        "first_name": "Ana",
+        "last_name": f"Silva{person % 5000}",
+        "emails": [f"ana.silva{person % 5000}.{person}@example.com"],
+        "phones": [f"+1415{2000000 + person % 7999999:07d}"],
+    }
+
+
+def dataset_person(i: int, rng: random.Random) -> dict[str, Any]:
+    """Against the context benchmark's store (bench/dataset.py): every other record is a
+    known customer (their phone or e-mail, as another system would send them), the rest
+    are new people."""
+    from bench import dataset
+
+    if i % 2:
+        return new_person(i, rng)
+    n = rng.randrange(DATASET_CONTACTS)
+    data: dict[str, Any] = {"id": f"single-{i}", "first_name": "Ada", "last_name": f"Person{n}"}
+    if dataset.has_phone(n):
+        data["phones"] = [dataset.phone_of(dataset.phone_holder(n))]
+    if dataset.has_email(n):
+        data["emails"] = [f"p{n}@example.com"]
+    return data
+
+
+def singles(
+    runtime: Runtime,
+    count: int,
+    make: Callable[[int, random.Random], dict[str, Any]] = new_person,
+    first: int = 0,
+) -> tuple[list[float], list[float]]:
+    """Resolve records one at a time (the webhook path), each in its transaction.
 
     Returns (resolve and write, the same with the commit): a worker commits a whole
     batch of events at once, so the first is what one record costs it; the second adds
     one fsync per record."""
     timings, in_transaction = [], []
-    rng = random.Random(99)
-    for i in range(count):
-        person = rng.randint(1, 10**6)
-        data = {
-            "id": f"single-{i}",
-            "first_name": "Ana",
-            "last_name": f"Silva{person % 5000}",
-            "emails": [f"ana.silva{person % 5000}.{person}@example.com"],
-            "phones": [f"+1415{2000000 + person % 7999999:07d}"],
-        }
-        record = SourceRecord("contact", f"single-{i}", data, BASE)
+    rng = random.Random(99 + first)
+    for i in range(first, first + count):
+        record = SourceRecord("contact", f"single-{i}", make(i, rng), BASE)
         started = time.perf_counter()
         with transaction(runtime.sessions) as session:
             runtime.pipeline.apply(session, runtime.connectors["crm"], [record])
@@ -254,7 +283,15 @@ def main(argv: list[str] | None = None) -> int:
         default=5000,
         help="contacts the candidate scorer takes off the queue after the load (a sample)",
     )
+    parser.add_argument(
+        "--on-dataset",
+        choices=("sqlite", "postgresql"),
+        help="no bulk load: resolve --singles records against a copy of the context "
+        "benchmark's 1M-contact store (bench/dataset.py; built and cached if missing)",
+    )
     args = parser.parse_args(argv)
+    if args.on_dataset:
+        return singles_on_dataset(args.on_dataset, args.singles, not args.no_candidates)
     total = 1_000_000 if args.full else args.records
     folder = tempfile.mkdtemp(prefix="threadline-identity-bench-")
     url = args.database_url or f"sqlite:///{folder}/bench.db"
@@ -291,19 +328,52 @@ def main(argv: list[str] | None = None) -> int:
         f"{bulk_statements / loaded:.3f} SQL statements/record "
         f"({contacts:,} contacts, {merges:,} automatic merges)"
     )
+    print_singles(resolved, timings, single_statements)
+    if scored:
+        print(
+            f"candidate scorer: {scored:,} contacts in {scoring:,.1f} s = "
+            f"{scored / scoring:,.0f} contacts/s ({queued:,} still queued)"
+        )
+    print(f"peak memory (RSS): {rss_mb():,.0f} MB")
+    return 0
+
+
+def print_singles(resolved: list[float], timings: list[float], statements: float) -> None:
     print(
         f"single record against the store: resolve and write median "
         f"{statistics.median(resolved) * 1000:.2f} ms, p95 "
         f"{sorted(resolved)[int(len(resolved) * 0.95)] * 1000:.2f} ms; with its own commit "
         f"median {statistics.median(timings) * 1000:.2f} ms, p95 "
         f"{sorted(timings)[int(len(timings) * 0.95)] * 1000:.2f} ms; "
-        f"{single_statements:.1f} SQL statements ({len(timings)} records)"
+        f"{statements:.1f} SQL statements ({len(timings)} records)"
     )
-    if scored:
-        print(
-            f"candidate scorer: {scored:,} contacts in {scoring:,.1f} s = "
-            f"{scored / scoring:,.0f} contacts/s ({queued:,} still queued)"
-        )
+
+
+def singles_on_dataset(store: str, count: int, candidates: bool) -> int:
+    """One record at a time against a 1M-contact store: a working copy of the context
+    benchmark's (loading a million contacts through the bulk path first would measure
+    the load, and the copy keeps the cached store pristine)."""
+    from bench import dataset
+
+    def log(text: str) -> None:
+        sys.stderr.write(text + "\n")
+
+    found = dataset.ensure(store, DATASET_CONTACTS, DATASET_PER, log)
+    folder = Path(tempfile.mkdtemp(prefix="threadline-identity-bench-"))
+    url, drop = dataset.working_copy(store, found["url"], folder)
+    try:
+        dataset.warm(store, url)  # a live store's pages are in memory, not on the disk
+        runtime = build(url, candidates)
+        settle_after_startup()
+        print(f"identity bench: {count} single records against {DATASET_CONTACTS:,} contacts")
+        counter = Counter(runtime.engine)
+        singles(runtime, 20, dataset_person, first=count)  # warm connections and caches
+        counter.statements = 0
+        resolved, timings = singles(runtime, count, dataset_person)
+        runtime.close()
+        print_singles(resolved, timings, counter.statements / max(1, count))
+    finally:
+        drop()
     print(f"peak memory (RSS): {rss_mb():,.0f} MB")
     return 0
 
