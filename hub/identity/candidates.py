@@ -1,14 +1,18 @@
 """Candidates: contacts that may be one person, scored, stored, never merged alone.
 
-Blocking keeps it cheap: a contact is compared only with contacts of the same last
-name (any case) or of the same first name (nicknames included) whose last name starts
-with the same three letters, at most ``BLOCK_LIMIT`` of each, through the name
-indexes, and only with those whose names are alike enough to ever score. The
-score weighs name similarity with company, phone and e-mail evidence; a score at or
-above ``hub.identity.candidates.threshold`` is stored as a candidate (shown in the
-context API's ``match.candidates``), below it any open candidate of the pair goes.
-Rejected pairs are never suggested again; confirming merges them
-(:func:`decide_candidate`).
+Blocking keeps it cheap, and its cost per contact does not grow with the store: a
+contact is compared only with contacts of the same last name (any case), or of the
+same first name (nicknames included) whose last name starts with the same three
+letters, through the name indexes, and only with those whose names are alike enough
+to ever score. A block larger than ``BLOCK_CAP`` is too common to be evidence: it is
+sub-blocked by a tighter key (the last name with the first name; a longer last-name
+prefix) and skipped when even that is too common (:data:`SUB_BLOCKS` says which). A
+phone or e-mail held by more than K contacts is no evidence, and its holders are
+never read beyond what tells that (``CROWD_CAP``). The score weighs name similarity
+with company, phone and e-mail evidence; a score at or above
+``hub.identity.candidates.threshold`` is stored as a candidate (shown in the context
+API's ``match.candidates``), below it any open candidate of the pair goes. Rejected
+pairs are never suggested again; confirming merges them (:func:`decide_candidate`).
 
 The candidate set depends only on the contacts' current fields and identifiers, not
 on the order records arrived in, so the bulk path and the per-record path agree.
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
 from hub.identity.rules import DEFAULT_RULES, IdentityRules
@@ -37,10 +41,22 @@ from hub.leases import insert_ignoring_duplicates
 from hub.store.coltypes import utcnow
 from hub.store.models import Contact, Identifier, MatchCandidate
 
-BLOCK_LIMIT = 100
-#: Rows read per block query (no ORDER BY, so the name index serves it); the lowest
-#: BLOCK_LIMIT ids of them are kept. Above SCAN_LIMIT namesakes the block is a sample.
-SCAN_LIMIT = 1000
+#: A block of more contacts than this is too common to be evidence (a "Smith"): it is
+#: sub-blocked by a tighter key, and skipped when that is too common as well. Each
+#: block statement reads at most BLOCK_CAP + 1 rows, so scoring a contact costs the
+#: same in a store of ten thousand contacts or ten million.
+BLOCK_CAP = 100
+#: Last-name prefix lengths of the first-name block, tried in turn while the block is
+#: too common (a prefix as long as the last name is the last-name block's sub-block).
+PREFIXES = (3, 5, 7)
+#: Holders of an ambiguous value (more than K) whose stored candidates are re-scored
+#: without it; a value held by more than this became ambiguous many scorings ago.
+CROWD_CAP = 50
+SUB_BLOCKS = (
+    "last name (any case); above BLOCK_CAP: last name and first name (nicknames)",
+    "first name (nicknames) and the last name's first 3 letters; above BLOCK_CAP: "
+    "its first 5, then 7 letters; above that (or the whole last name): skipped",
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,9 @@ def _profiles(session: Session, ids: Iterable[str]) -> dict[str, Profile]:
     if not wanted:
         return {}
     # Plain rows of the few columns scoring reads: ORM objects cost more than the query.
+    # Merged contacts and other kinds of identifiers are dropped here, not in SQL: with
+    # ``merged_into_id IS NULL`` (or ``kind IN``) SQLite walks that index, every live
+    # contact (or every phone and e-mail), instead of seeking the ids.
     contacts = {
         c.id: c
         for start in range(0, len(wanted), 500)
@@ -97,19 +116,21 @@ def _profiles(session: Session, ids: Iterable[str]) -> dict[str, Profile]:
                 Contact.last_name,
                 Contact.display_name,
                 Contact.company,
-            ).where(Contact.id.in_(wanted[start : start + 500]), Contact.merged_into_id.is_(None))
+                Contact.merged_into_id,
+            ).where(Contact.id.in_(wanted[start : start + 500]))
         )
+        if c.merged_into_id is None
     }
     keys: dict[str, dict[str, set[str]]] = {c: {"phone": set(), "email": set()} for c in contacts}
     listed = list(contacts)
     for start in range(0, len(listed), 500):
         for cid, kind, value in session.execute(
             select(Identifier.contact_id, Identifier.kind, Identifier.value).where(
-                Identifier.contact_id.in_(listed[start : start + 500]),
-                Identifier.kind.in_(["phone", "email"]),
+                Identifier.contact_id.in_(listed[start : start + 500])
             )
         ):
-            keys[cid][kind].add(value)
+            if kind in ("phone", "email"):
+                keys[cid][kind].add(value)
     out = {}
     for cid, contact in contacts.items():
         first, last = _names(contact)
@@ -125,18 +146,27 @@ def _profiles(session: Session, ids: Iterable[str]) -> dict[str, Profile]:
 
 
 @lru_cache(maxsize=65536)
-@lru_cache(maxsize=65536)
 def _spellings(name: str) -> tuple[str, ...]:
     return tuple(sorted({name, name.lower(), name.upper(), name.title(), name.capitalize()}))
 
 
 _BLOCK_COLUMNS = (Contact.id, Contact.first_name, Contact.last_name, Contact.merged_into_id)
 #: The block statements are built once: building a SELECT per contact cost more than
-#: running it.
+#: running it. None has an ORDER BY, so the name indexes serve them and LIMIT stops them.
 _LAST_NAME_BLOCK = (
     select(*_BLOCK_COLUMNS)
     .where(Contact.last_name.in_(bindparam("names", expanding=True)))
-    .limit(SCAN_LIMIT)
+    .limit(BLOCK_CAP + 1)
+)
+#: The last-name block's sub-block: the same last name and first name (nicknames),
+#: served by the (first_name, last_name) index.
+_FULL_NAME_BLOCK = (
+    select(*_BLOCK_COLUMNS)
+    .where(
+        Contact.first_name.in_(bindparam("firsts", expanding=True)),
+        Contact.last_name.in_(bindparam("names", expanding=True)),
+    )
+    .limit(BLOCK_CAP + 1)
 )
 
 
@@ -152,15 +182,18 @@ def _prefix_bounds(prefixes: Sequence[str]) -> dict[str, str]:
 
 @lru_cache(maxsize=8)
 def _first_name_block(prefixes: int) -> Any:
+    # One (first names, last-name range) term per prefix spelling: with the first names
+    # outside the OR, SQLite seeks the first name only and walks every contact of that
+    # first name (a store-sized walk when the block is small); so each term is a seek
+    # of the (first_name, last_name) index and LIMIT stops the whole.
+    firsts = bindparam("firsts", expanding=True)
     ranges = [
-        (Contact.last_name >= bindparam(f"lo{n}")) & (Contact.last_name < bindparam(f"hi{n}"))
+        Contact.first_name.in_(firsts)
+        & (Contact.last_name >= bindparam(f"lo{n}"))
+        & (Contact.last_name < bindparam(f"hi{n}"))
         for n in range(prefixes)
     ]
-    return (
-        select(*_BLOCK_COLUMNS)
-        .where(Contact.first_name.in_(bindparam("firsts", expanding=True)), or_(*ranges))
-        .limit(SCAN_LIMIT)
-    )
+    return select(*_BLOCK_COLUMNS).where(or_(*ranges)).limit(BLOCK_CAP + 1)
 
 
 @lru_cache(maxsize=65536)
@@ -168,13 +201,14 @@ def _first_spellings(first: str) -> tuple[str, ...]:
     return tuple(sorted({s for v in nickname_variants(first) for s in _spellings(v)}))
 
 
-def _first_block(first: str, last: str, p: Profile) -> bool:
-    """The first-name block seen from the other side, so blocking is symmetric (a
-    pair is found whichever of the two is touched)."""
+def _first_block(first: str, last: str, p: Profile, length: int) -> bool:
+    """The first-name block (last names sharing ``length`` letters) seen from the
+    other side, so blocking is symmetric (a pair is found whichever of the two is
+    touched)."""
     return (
-        len(last.strip()) >= 3
+        len(last.strip()) >= length
         and p.first in _first_spellings(first)
-        and any(p.last.startswith(x) for x in _spellings(last.strip()[:3]))
+        and any(p.last.startswith(x) for x in _spellings(last.strip()[:length]))
     )
 
 
@@ -182,73 +216,123 @@ def _by_id(row: Any) -> str:
     return str(row[0])
 
 
-def _blocks(session: Session, profiles: Sequence[Profile], threshold: float) -> dict[str, set[str]]:
-    """For each profile, the contacts worth scoring against it: the same last name
-    (any case), or the same first name (nicknames included) with a last name that
-    starts with the same three letters; at most ``BLOCK_LIMIT`` of each (lowest ids,
-    through the name indexes), less those whose name alone rules them out (names
-    less than 0.75 alike never score above 0.5). Both blocks are checked from the
-    other side too, so a pair is found whichever of the two is touched."""
-    out: dict[str, set[str]] = {}
+def _live(rows: Iterable[Any]) -> list[Any]:
     # Merged contacts are dropped here, not in SQL: ``merged_into_id IS NULL`` holds
     # for nearly every row, yet SQLite's planner prefers its index to the name's.
+    return [r for r in rows if r[3] is None]
+
+
+def _block_rows(session: Session, p: Profile) -> list[Any]:
+    """The rows of ``p``'s blocks (see :data:`SUB_BLOCKS`): at most BLOCK_CAP per
+    block, read BLOCK_CAP + 1 at a time; a block that fills that read is too common and
+    its sub-block is read instead."""
+    last = p.last.strip()
+    names = list(_spellings(last))
+    firsts = list(_first_spellings(p.first)) if fold(p.first) else []
+    rows = list(session.execute(_LAST_NAME_BLOCK, {"names": names}))
+    if len(rows) > BLOCK_CAP:
+        rows = (
+            list(session.execute(_FULL_NAME_BLOCK, {"names": names, "firsts": firsts}))
+            if firsts
+            else []
+        )
+        rows = rows if len(rows) <= BLOCK_CAP else []
+    found = [r for r in _live(rows) if last in _spellings(r[2] or "")]
+    if not firsts:
+        return found
+    for length in PREFIXES:
+        if len(last) < length or (length > PREFIXES[0] and len(last) == length):
+            break  # a prefix as long as the last name: the last-name block has those
+        prefixes = _spellings(last[:length])
+        rows = list(
+            session.execute(
+                _first_name_block(len(prefixes)),
+                {"firsts": firsts, **_prefix_bounds(prefixes)},
+            )
+        )
+        if len(rows) <= BLOCK_CAP:
+            found += [r for r in _live(rows) if _first_block(r[1] or "", r[2] or "", p, length)]
+            break
+    return found
+
+
+def _blocks(session: Session, profiles: Sequence[Profile], threshold: float) -> dict[str, set[str]]:
+    """For each profile, the contacts worth scoring against it: its blocks
+    (:func:`_block_rows`), less those whose name alone rules them out (names less
+    than 0.75 alike never score above 0.5). Both blocks are checked from the other
+    side too, so a pair is found whichever of the two is touched."""
+    out: dict[str, set[str]] = {}
     for p in profiles:
         found: set[str] = set()
-        last = p.last.strip()
-        if not last:
-            out[p.id] = found
-            continue
-        rows = [
-            r
-            for r in session.execute(_LAST_NAME_BLOCK, {"names": list(_spellings(last))})
-            if r[3] is None and last in _spellings(r[2] or "")
-        ]
-        rows = sorted(rows, key=_by_id)[:BLOCK_LIMIT]
-        if fold(p.first) and len(last) >= 3:
-            prefixes = _spellings(last[:3])
-            rows += sorted(
-                (
-                    r
-                    for r in session.execute(
-                        _first_name_block(len(prefixes)),
-                        {
-                            "firsts": list(_first_spellings(p.first)),
-                            **_prefix_bounds(prefixes),
-                        },
-                    )
-                    if r[3] is None and _first_block(r[1] or "", r[2] or "", p)
-                ),
-                key=_by_id,
-            )[:BLOCK_LIMIT]
-        for cid, first, other_last, _ in rows:
-            if cid != p.id and (
-                threshold <= 0.5
-                or name_similarity(p.first, p.last, first or "", other_last or "") >= 0.75
-            ):
-                found.add(cid)
+        if p.last.strip():
+            for cid, first, other_last, _ in _block_rows(session, p):
+                if cid != p.id and (
+                    threshold <= 0.5
+                    or name_similarity(p.first, p.last, first or "", other_last or "") >= 0.75
+                ):
+                    found.add(cid)
         out[p.id] = found
     return out
 
 
-def _shared(session: Session, profiles: Iterable[Profile]) -> dict[tuple[str, str], list[str]]:
-    """Live holders of every phone and e-mail of ``profiles``."""
-    keys = {("phone", v) for p in profiles for v in p.phones}
-    keys |= {("email", v) for p in profiles for v in p.emails}
+def _more_than(
+    session: Session, keys: Iterable[tuple[str, str]], count: int
+) -> set[tuple[str, str]]:
+    """The (kind, value) ``keys`` held by more than ``count`` live contacts, in one
+    statement per 200 keys that reads at most ``count + 1`` holders of each."""
+    listed = sorted(set(keys))
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(listed), 200):
+        chunk = listed[start : start + 200]
+        params: dict[str, Any] = {"skip": count}
+        for n, (kind, value) in enumerate(chunk):
+            params[f"k{n}"], params[f"v{n}"] = kind, value
+        found.update(
+            (kind, value)
+            for kind, value in session.execute(_more_than_statement(len(chunk)), params)
+        )
+    return found
+
+
+@lru_cache(maxsize=256)
+def _more_than_statement(keys: int) -> Any:
+    wanted = " UNION ALL ".join(
+        f"SELECT CAST(:k{n} AS VARCHAR(100)) AS kind, CAST(:v{n} AS VARCHAR(320)) AS value"
+        for n in range(keys)
+    )
+    # Placeholders only: the kinds and values are bound parameters.
+    sql = f"SELECT w.kind, w.value FROM ({wanted}) AS w WHERE EXISTS ({_HOLDER_BEYOND})"  # noqa: S608
+    return text(sql)
+
+
+#: Is there a live holder beyond the first ``skip``? Reads at most ``skip + 1``.
+_HOLDER_BEYOND = (
+    "SELECT 1 FROM identifiers AS i JOIN contacts AS c ON c.id = i.contact_id "
+    "WHERE i.kind = w.kind AND i.value = w.value AND c.merged_into_id IS NULL "
+    "LIMIT 1 OFFSET :skip"
+)
+
+
+def _shared(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+    """Live holders of every (kind, value) of ``keys`` (callers pass only values held
+    by few contacts: the read is bounded by how many)."""
     holders: dict[tuple[str, str], list[str]] = {}
     for kind in ("phone", "email"):
-        values = sorted(v for k, v in keys if k == kind)
+        values = sorted(v for k, v in set(keys) if k == kind)
         for start in range(0, len(values), 500):
-            for value, contact in session.execute(
-                select(Identifier.value, Identifier.contact_id)
+            for value, contact, merged in session.execute(
+                select(Identifier.value, Identifier.contact_id, Contact.merged_into_id)
                 .join(Contact, Contact.id == Identifier.contact_id)
-                .where(
-                    Identifier.kind == kind,
-                    Identifier.value.in_(values[start : start + 500]),
-                    Contact.merged_into_id.is_(None),
-                )
+                .where(Identifier.kind == kind, Identifier.value.in_(values[start : start + 500]))
             ):
-                holders.setdefault((kind, value), []).append(contact)
+                if merged is None:  # not in SQL: see _profiles
+                    holders.setdefault((kind, value), []).append(contact)
     return holders
+
+
+def _keys(profiles: Iterable[Profile]) -> set[tuple[str, str]]:
+    keys = {("phone", v) for p in profiles for v in p.phones}
+    return keys | {("email", v) for p in profiles for v in p.emails}
 
 
 @dataclass(frozen=True)
@@ -267,9 +351,10 @@ def refresh_candidates(
 ) -> Scored | None:
     """Re-score the candidates of ``contact_ids`` (call after their fields changed).
 
-    Pairs scored: each contact with its name block; every pair of contacts sharing a
-    phone or e-mail held by at most K contacts; and, for values held by more, the
-    stored candidates among their holders (the value stopped being evidence).
+    Pairs scored: each contact with its name blocks; every pair of contacts sharing a
+    phone or e-mail held by at most K contacts; and, for values held by more (but at
+    most ``CROWD_CAP``), the stored candidates among their holders (the value stopped
+    being evidence).
     The hub calls it from the candidate queue's scorer
     (hub/identity/candidate_queue.py), never in the write path.
     """
@@ -277,9 +362,14 @@ def refresh_candidates(
         return None
     session.flush()
     mine = _profiles(session, contact_ids)
-    holders = _shared(session, mine.values())
     limit = rules.max_contacts_per_value
+    keys = _keys(mine.values())
+    # Never every holder of a switchboard: first which values have more than
+    # CROWD_CAP holders (at most CROWD_CAP + 1 read each), then the holders of the rest.
+    overcrowded = _more_than(session, keys, CROWD_CAP)
+    holders = _shared(session, keys - overcrowded)
     ambiguous = frozenset(v for (_, v), ids in holders.items() if len(ids) > limit)
+    ambiguous |= {v for _, v in overcrowded}
     wanted: set[tuple[str, str]] = set()
     for cid, block in _blocks(session, list(mine.values()), rules.candidates.threshold).items():
         wanted |= {(min(cid, o), max(cid, o)) for o in block}
@@ -291,8 +381,8 @@ def refresh_candidates(
     wanted |= {pair for pair in existing if set(pair) <= crowded}
     profiles = _profiles(session, {c for pair in wanted for c in pair} - mine.keys())
     profiles.update(mine)
-    extra = _shared(session, [p for c, p in profiles.items() if c not in mine])
-    ambiguous |= {v for (_, v), ids in extra.items() if len(ids) > limit}
+    others = _keys(p for c, p in profiles.items() if c not in mine) - keys
+    ambiguous |= {v for _, v in _more_than(session, others, limit)}
     pairs = {
         pair: score(profiles[pair[0]], profiles[pair[1]], ambiguous)
         for pair in sorted(wanted)
