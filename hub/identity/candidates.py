@@ -186,7 +186,7 @@ def _first_name_block(prefixes: int) -> Any:
     # outside the OR, SQLite seeks the first name only and walks every contact of that
     # first name (a store-sized walk when the block is small); so each term is a seek
     # of the (first_name, last_name) index and LIMIT stops the whole.
-    firsts = bindparam("firsts", expanding=True)
+    firsts: Any = bindparam("firsts", expanding=True)
     ranges = [
         Contact.first_name.in_(firsts)
         & (Contact.last_name >= bindparam(f"lo{n}"))
