@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, text, tuple_, union_all
+from sqlalchemy import String, Table, any_, bindparam, func, select, text, tuple_, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from hub.identity.rules import (
@@ -119,19 +120,24 @@ def identifier_rows(
     params: dict[str, Any] = {}
     for i, (kind, values) in enumerate(by_kind.items()):
         params[f"kind_{i}"], params[f"values_{i}"] = kind, values
-    statement = _rows_statement(len(by_kind), cap)
+    statement = _rows_statement(len(by_kind), cap, session.get_bind().dialect.name)
     return [(k, v, c, m) for k, v, c, m in session.execute(statement, params)]
 
 
 @lru_cache(maxsize=32)
-def _rows_statement(kinds: int, cap: int | None) -> Any:
+def _rows_statement(kinds: int, cap: int | None, dialect: str) -> Any:
     """The statement :func:`identifier_rows` sends for ``kinds`` kinds, built once:
-    building it per call cost more than running it (about 1 ms for one record)."""
+    building it per call cost more than running it (about 1 ms for one record). On
+    PostgreSQL each list is one array parameter, so the text is the same whatever the
+    number of values and psycopg prepares it (see hub/store/rowsets.py)."""
     identifiers: Table = Identifier.__table__  # type: ignore[assignment]
     contacts: Table = Contact.__table__  # type: ignore[assignment]
     kind, value, holder = identifiers.c.kind, identifiers.c.value, identifiers.c.contact_id
 
     def where(i: int) -> Any:
+        if dialect == "postgresql":
+            values = bindparam(f"values_{i}", type_=postgresql.ARRAY(String))
+            return (kind == bindparam(f"kind_{i}")) & (value == any_(values))
         return (kind == bindparam(f"kind_{i}")) & value.in_(
             bindparam(f"values_{i}", expanding=True)
         )

@@ -3,7 +3,8 @@
 Backfills and pull streams hand the hub pages of hundreds of records; going through
 the per-record ORM path costs a dozen round trips each. This path reads everything
 it needs for the page in a few queries, resolves identities in memory (including
-records of the same page that share an identifier), and writes with executemany.
+records of the same page that share an identifier), and writes with executemany
+(SQLite) or one statement for the whole page (PostgreSQL, :func:`_write_pg`).
 Its result is the same as :func:`hub.store.records.upsert_contact_record` applied
 record by record, in order (a test holds the two paths to that).
 """
@@ -16,7 +17,20 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, insert, or_, select, text, update
+from sqlalchemy import (
+    Engine,
+    String,
+    Table,
+    TextClause,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,7 +48,7 @@ from hub.mapping import MappedRecord
 from hub.store.coltypes import utcnow
 from hub.store.models import Contact, Identifier, IdentityLink, SourceRecord, new_contact_id
 from hub.store.records import snapshot_of, upsert_contact_record
-from hub.store.rowsets import insert_rows
+from hub.store.rowsets import insert_rows, insert_sql, rows_document, update_sql
 from hub.store.survivorship import CONTACT_COLUMNS, apply_fields
 
 
@@ -81,11 +95,19 @@ class _Statements:
     contacts: Any
 
 
-@lru_cache(maxsize=1)
-def _statements() -> _Statements:
-    """The page's reads, built once with expanding parameters: building a SELECT per
-    page (and per single record) cost more than running it. Core columns, not ORM
-    entities: a page reads hundreds of rows and needs no objects."""
+def _among(column: Any, dialect: str) -> Any:
+    """``column IN :ids``: on PostgreSQL one array parameter, so the statement text is
+    the same for every page and psycopg prepares it (hub/store/rowsets.py)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(String)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+@lru_cache(maxsize=2)
+def _statements(dialect: str) -> _Statements:
+    """The page's reads, built once per dialect: building a SELECT per page (and per
+    single record) cost more than running it. Core columns, not ORM entities: a page
+    reads hundreds of rows and needs no objects."""
     records: Table = SourceRecord.__table__  # type: ignore[assignment]
     contacts: Table = Contact.__table__  # type: ignore[assignment]
     record_columns = [
@@ -98,20 +120,38 @@ def _statements() -> _Statements:
         records=select(*(records.c[c] for c in record_columns)).where(
             records.c.connector == bindparam("connector"),
             records.c.object_type == bindparam("type"),
-            records.c.external_id.in_(bindparam("ids", expanding=True)),
+            _among(records.c.external_id, dialect),
         ),
-        contacts=select(*wanted).where(contacts.c.id.in_(bindparam("ids", expanding=True))),
+        contacts=select(*wanted).where(_among(contacts.c.id, dialect)),
     )
 
 
 @lru_cache(maxsize=8)
-def _held_statement(patterns: tuple[str, ...]) -> Any:
+def _held_statement(patterns: tuple[str, ...], dialect: str) -> Any:
     """Values of the limited kinds (``patterns``: SQL LIKE) the given contacts hold."""
     table: Table = Identifier.__table__  # type: ignore[assignment]
     return select(table.c.contact_id, table.c.kind, table.c.value).where(
-        table.c.contact_id.in_(bindparam("ids", expanding=True)),
+        _among(table.c.contact_id, dialect),
         or_(*(table.c.kind.like(p) for p in patterns)),
     )
+
+
+@lru_cache(maxsize=8)
+def _contacts_and_held(patterns: tuple[str, ...]) -> Any:
+    """PostgreSQL: the contacts, each with the values of the limited kinds it holds
+    (``held``: a JSON array of [kind, value], NULL for none) in one round trip instead
+    of two."""
+    contacts: Table = Contact.__table__  # type: ignore[assignment]
+    table: Table = Identifier.__table__  # type: ignore[assignment]
+    held = (
+        select(func.json_agg(func.json_build_array(table.c.kind, table.c.value)))
+        .where(
+            table.c.contact_id == contacts.c.id,
+            or_(*(table.c.kind.like(p) for p in patterns)),
+        )
+        .scalar_subquery()
+    )
+    return _statements("postgresql").contacts.add_columns(held.label("held"))
 
 
 @dataclass(frozen=True)
@@ -181,9 +221,10 @@ class _Page:
         for item in self.items:
             by_type.setdefault(item.object_type, []).append(item.external_id)
         rows: list[Any] = []
+        statement = _statements(self.session.get_bind().dialect.name).records
         for object_type, ids in by_type.items():
             rows += self.session.execute(
-                _statements().records,
+                statement,
                 {"connector": self.connector, "type": object_type, "ids": list(dict.fromkeys(ids))},
             ).all()
         return {
@@ -201,8 +242,12 @@ class _Page:
     def load_contacts(self, ids: set[str]) -> None:
         """Load contacts (following merges to their survivors) and their limited keys."""
         pending = ids - self.contacts.keys() - self.survivor.keys()
+        dialect = self.session.get_bind().dialect.name
+        patterns = tuple(self.rules.limited_prefixes())
+        together = dialect == "postgresql" and bool(patterns)
+        statement = _contacts_and_held(patterns) if together else _statements(dialect).contacts
         while pending:
-            rows = self.session.execute(_statements().contacts, {"ids": list(pending)})
+            rows = self.session.execute(statement, {"ids": list(pending)})
             pending = set()
             for contact in rows:
                 if contact.merged_into_id and contact.merged_into_id != contact.id:
@@ -219,11 +264,15 @@ class _Page:
                 )
                 state.loaded = (dict(state.columns), dict(state.attributes), dict(state.lineage))
                 self.contacts[contact.id] = state
+                if together:
+                    for kind, value in mapping["held"] or ():
+                        if self.rules.limit(kind) is not None:
+                            state.held.setdefault(kind, set()).add(value)
+                    state.held_loaded = True
         loaded = [c for c, s in self.contacts.items() if not s.new and not s.held_loaded]
-        patterns = self.rules.limited_prefixes()
         if loaded and patterns:
             for cid, kind, value in self.session.execute(
-                _held_statement(tuple(patterns)), {"ids": loaded}
+                _held_statement(patterns, dialect), {"ids": loaded}
             ):
                 if self.rules.limit(kind) is not None:
                     self.contacts[cid].held.setdefault(kind, set()).add(value)
@@ -431,9 +480,7 @@ def _apply_part(
         new_identifiers += _index_keys(page, contact_id, keys, now)
         touched.append(contact_id)
         changed += record_changed
-    _write(session, page, now, new_records, updated_records, new_identifiers)
-    if links:
-        _insert(session, "links", links)
+    _write(session, page, now, new_records, updated_records, new_identifiers, links)
     if rules.candidates.enabled:
         enqueue(session, touched)  # scored later, off the write path
     return changed, stop
@@ -488,6 +535,7 @@ def _write(
     new_records: list[dict[str, Any]],
     updated_records: list[dict[str, Any]],
     new_identifiers: list[dict[str, Any]],
+    links: list[dict[str, Any]],
 ) -> None:
     fresh = [
         {
@@ -513,9 +561,21 @@ def _write(
         for cid, s in page.contacts.items()
         if not s.new and s.dirty()
     ]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        _write_pg(
+            session,
+            new_contacts=fresh,
+            contacts=touched,
+            new_records=new_records,
+            records=updated_records,
+            new_identifiers=new_identifiers,
+            links=links,
+        )
+        return
     # Core executemany on the tables: the ORM's bulk insert costs more per row than
     # the database does.
-    writes = _writes(session.get_bind().dialect.name)
+    writes = _writes(dialect)
     if fresh:
         _insert(session, "new_contacts", fresh)
     if touched:  # Core executemany: one UPDATE statement, a parameter set per contact
@@ -526,6 +586,44 @@ def _write(
         session.execute(writes.records, updated_records)
     if new_identifiers:
         _insert(session, "new_identifiers", new_identifiers)
+    if links:
+        _insert(session, "links", links)
+
+
+def _write_pg(session: Session, **parts: list[dict[str, Any]]) -> None:
+    """PostgreSQL: the page's writes as one statement, one round trip (each part a JSON
+    document, hub/store/rowsets.py; the parts as data-modifying ``WITH`` queries, in
+    the order of the SQLite path). Foreign keys are checked at the end of the
+    statement, so a record may name a contact inserted beside it."""
+    shape: list[tuple[str, tuple[str, ...]]] = []
+    params: dict[str, str] = {}
+    for name, rows in parts.items():
+        if not rows:
+            continue
+        table, _ = _INSERTS.get(name) or _UPDATES[name]
+        if name in _UPDATES:  # one row per id, the last as with executemany
+            rows = list({r["b_id"]: r for r in rows}.values())
+            rows = [{"id": r["b_id"], **{k: v for k, v in r.items() if k != "b_id"}} for r in rows]
+            if name == "records":
+                rows = [{**r, "deleted_at": None} for r in rows]
+        columns, params[name] = rows_document(table, rows, defaults=name not in _UPDATES)
+        shape.append((name, columns))
+    if shape:
+        session.execute(_pg_write_statement(tuple(shape)), params)
+
+
+@lru_cache(maxsize=128)
+def _pg_write_statement(shape: tuple[tuple[str, tuple[str, ...]], ...]) -> TextClause:
+    """The statement :func:`_write_pg` sends for these parts and columns, built once."""
+    parts = []
+    for name, columns in shape:
+        if name in _UPDATES:
+            parts.append(update_sql(_UPDATES[name][0], columns, "id", name))
+        else:
+            table, conflict = _INSERTS[name]
+            parts.append(insert_sql(table, columns, conflict, name))
+    first = ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts[:-1]))
+    return text(f"WITH {first} {parts[-1]}" if first else parts[-1])
 
 
 #: The page's inserts: table, and the unique columns that decide a conflict.
@@ -536,6 +634,11 @@ _INSERTS: dict[str, tuple[Any, tuple[str, ...]]] = {
     # contact may already hold a key the page believes new: the unique key decides.
     "new_identifiers": (Identifier.__table__, ("kind", "value", "contact_id")),
     "links": (IdentityLink.__table__, ()),
+}
+#: The page's updates on PostgreSQL (see :func:`_write_pg`): table, and key.
+_UPDATES: dict[str, tuple[Any, str]] = {
+    "contacts": (Contact.__table__, "id"),
+    "records": (SourceRecord.__table__, "id"),
 }
 
 

@@ -81,11 +81,8 @@ def _insert_pg(
     returning_ids: bool,
     skip_conflicts_on: Sequence[str],
 ) -> list[int]:
-    defaults = _python_defaults(table, columns)
-    columns = [*columns, *defaults]
-    times = [c for c in columns if c in _time_columns(table)]
-    document = json.dumps([_json_row(row, defaults, times) for row in rows], separators=(",", ":"))
-    statement = _statement(table, tuple(columns), returning_ids, tuple(skip_conflicts_on))
+    names, document = rows_document(table, rows)
+    statement = _statement(table, names, returning_ids, tuple(skip_conflicts_on))
     result = session.execute(text(statement), {"rows": document})
     if not (returning_ids or skip_conflicts_on):
         return []
@@ -95,24 +92,65 @@ def _insert_pg(
     return sorted(result.scalars().all())
 
 
+def rows_document(
+    table: Table, rows: Sequence[Mapping[str, Any]], *, defaults: bool = True
+) -> tuple[tuple[str, ...], str]:
+    """PostgreSQL: ``rows`` (every row with the same keys) as one JSON document, with
+    (``defaults``, for an insert) the Python-side defaults of the columns they leave
+    out; returns (its columns, the document) for :func:`insert_sql` or
+    :func:`update_sql`."""
+    columns = list(rows[0])
+    filled = _python_defaults(table, columns) if defaults else {}
+    columns = [*columns, *filled]
+    times = [c for c in columns if c in _time_columns(table)]
+    document = json.dumps([_json_row(row, filled, times) for row in rows], separators=(",", ":"))
+    return tuple(columns), document
+
+
 @cache
 def _statement(
     table: Table, columns: tuple[str, ...], returning: bool, conflict: tuple[str, ...]
 ) -> str:
+    statement = insert_sql(table, columns, conflict, "rows")
+    if returning or conflict:
+        statement += " RETURNING id"
+    return statement
+
+
+@cache
+def insert_sql(
+    table: Table, columns: tuple[str, ...], conflict: tuple[str, ...], parameter: str
+) -> str:
+    """``INSERT`` of the rows of the JSON document bound to ``:parameter`` (see
+    :func:`rows_document`), in the document's order; ``conflict``: ON CONFLICT DO
+    NOTHING on those columns. No RETURNING: it can stand in a ``WITH``."""
     quote = _PG_QUOTE.quote
     name = _PG_QUOTE.format_table(table)
     names = ", ".join(quote(c) for c in columns)
     picked = ", ".join(f"r.{quote(c)}" for c in columns)
     statement = (
         f"INSERT INTO {name} ({names}) SELECT {picked}"  # noqa: S608 - names from the models
-        f" FROM json_populate_recordset(NULL::{name}, CAST(:rows AS json))"
+        f" FROM json_populate_recordset(NULL::{name}, CAST(:{parameter} AS json))"
         " WITH ORDINALITY AS r ORDER BY r.ordinality"
     )
     if conflict:
         statement += f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
-    if returning or conflict:
-        statement += " RETURNING id"
     return statement
+
+
+@cache
+def update_sql(table: Table, columns: tuple[str, ...], key: str, parameter: str) -> str:
+    """``UPDATE`` of ``columns`` from the rows of the JSON document bound to
+    ``:parameter``, matched on ``key``; ``key`` must be unique among the rows (with
+    two rows for one key PostgreSQL would apply either)."""
+    quote = _PG_QUOTE.quote
+    name = _PG_QUOTE.format_table(table)
+    assigned = ", ".join(f"{quote(c)} = r.{quote(c)}" for c in columns if c != key)
+    return (
+        f"UPDATE {name} AS t SET {assigned}"  # noqa: S608 - names from the models
+        f" FROM json_populate_recordset(NULL::{name}, CAST(:{parameter} AS json)) AS r"
+        f" WHERE t.{quote(key)} = r.{quote(key)}"
+    )
 
 
 def _python_defaults(table: Table, present: Sequence[str]) -> dict[str, Any]:
