@@ -7,10 +7,14 @@ contact touched a thousand times during a backfill is scored once). Workers call
 
 1. leases a batch in a short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
    so several workers take disjoint batches; SQLite has one writer anyway),
-2. scores it in a second transaction (:func:`hub.identity.candidates.refresh_candidates`),
-   merges the pairs the rules allow (``hub.identity.auto_merge.threshold``), and
-   deletes the rows it scored, except those written again since the lease (their
-   ``touches`` moved on): those are released and scored once more.
+2. scores it in a read transaction (:func:`hub.identity.candidates.score_candidates`:
+   a deferred BEGIN on SQLite, so scoring never holds the write lock),
+3. in a short write transaction stores the candidates
+   (:func:`hub.identity.candidates.store_candidates`), merges the pairs the rules
+   allow (``hub.identity.auto_merge.threshold``), and deletes the rows it scored,
+   except those written again since the lease (their ``touches`` moved on): those
+   are released and scored once more. A contact written between the read and the
+   write is one of those, so a score taken from a moment-old read is redone.
 
 A scorer that dies leaves its rows leased; the lease runs out and another takes them.
 Contact writes never wait for scoring.
@@ -29,11 +33,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.identity.automerge import limited_held, limits_allow
-from hub.identity.candidates import Profile, Scored, refresh_candidates
+from hub.identity.candidates import Profile, Scored, score_candidates, store_candidates
 from hub.identity.resolve import lock_identifiers
 from hub.identity.rules import DEFAULT_RULES, IdentityRules
 from hub.store.coltypes import utcnow
-from hub.store.db import transaction
+from hub.store.db import make_session_factory, transaction
 from hub.store.models import CandidateQueueEntry, Contact
 
 log = logging.getLogger(__name__)
@@ -62,6 +66,12 @@ def _enqueue_statement(dialect: str) -> Any:
     return builder(table).on_conflict_do_update(
         index_elements=["contact_id"], set_={"touches": table.c.touches + 1}
     )
+
+
+@lru_cache(maxsize=8)
+def _readers(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Read sessions on the engine of ``sessions`` (deferred BEGIN on SQLite)."""
+    return make_session_factory(sessions.kw["bind"], read_only=True)
 
 
 def pending(session: Session) -> int:
@@ -122,17 +132,21 @@ def score_queued(
     """Score one batch of queued contacts; return how many were taken off the queue
     (0: nothing to do). Safe to run from several workers at once.
 
-    The scoring transaction is a write transaction: on SQLite it holds the single
-    write lock while it scores (BEGIN IMMEDIATE), so the default batch is small enough
-    that inbox batches waiting behind it do not notice; PostgreSQL takes larger ones."""
+    Scoring reads in its own transaction (on SQLite a deferred one, which takes no
+    write lock); only storing the candidates, the merges and the queue's bookkeeping
+    hold the write lock, so inbox batches barely wait behind the scorer."""
     with transaction(sessions) as session:
         claimed = _claim(session, worker_id, limit, lease)
     if not claimed:
         return 0
+    ids = [c for c, _ in claimed]
+    with _readers(sessions)() as session, session.begin():
+        scored = score_candidates(session, ids, rules)
+    merges = 0
     with transaction(sessions) as session:
-        ids = [c for c, _ in claimed]
-        scored = refresh_candidates(session, ids, rules)
-        merges = auto_merge(session, scored, rules) if scored is not None else 0
+        if scored is not None:
+            scored = store_candidates(session, scored, rules)
+            merges = auto_merge(session, scored, rules)
         _finish(session, worker_id, claimed)
     log.info(
         "identity.candidates_scored",

@@ -21,11 +21,11 @@ on the order records arrived in, so the bulk path and the per-record path agree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, text
+from sqlalchemy import bindparam, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from hub.identity.rules import DEFAULT_RULES, IdentityRules
@@ -170,18 +170,18 @@ _FULL_NAME_BLOCK = (
 )
 
 
-def _prefix_bounds(prefixes: Sequence[str]) -> dict[str, str]:
+def _prefix_bounds(prefixes: Sequence[str], tag: str = "") -> dict[str, str]:
     """``last_name`` starts with one of ``prefixes``, as ranges an index can serve (LIKE
     is case-insensitive on SQLite and collation-bound on PostgreSQL: neither uses it)."""
     bounds = {}
     for n, prefix in enumerate(prefixes):
-        bounds[f"lo{n}"] = prefix
-        bounds[f"hi{n}"] = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        bounds[f"lo{tag}{n}"] = prefix
+        bounds[f"hi{tag}{n}"] = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return bounds
 
 
-@lru_cache(maxsize=8)
-def _first_name_block(prefixes: int) -> Any:
+@lru_cache(maxsize=64)
+def _first_name_block(prefixes: int, tag: str = "") -> Any:
     # One (first names, last-name range) term per prefix spelling: with the first names
     # outside the OR, SQLite seeks the first name only and walks every contact of that
     # first name (a store-sized walk when the block is small); so each term is a seek
@@ -189,11 +189,32 @@ def _first_name_block(prefixes: int) -> Any:
     firsts: Any = bindparam("firsts", expanding=True)
     ranges = [
         Contact.first_name.in_(firsts)
-        & (Contact.last_name >= bindparam(f"lo{n}"))
-        & (Contact.last_name < bindparam(f"hi{n}"))
+        & (Contact.last_name >= bindparam(f"lo{tag}{n}"))
+        & (Contact.last_name < bindparam(f"hi{tag}{n}"))
         for n in range(prefixes)
     ]
     return select(*_BLOCK_COLUMNS).where(or_(*ranges)).limit(BLOCK_CAP + 1)
+
+
+@lru_cache(maxsize=256)
+def _block_sizes(spellings: tuple[int, ...]) -> Any:
+    """One statement: how many rows (up to BLOCK_CAP + 1) the last-name block, its
+    sub-block and the first-name block at each prefix length hold (``spellings``: the
+    prefix spellings of each length), counted in the name indexes without reading a
+    row, so a block too common to use costs no more than a seek."""
+    blocks = [
+        _LAST_NAME_BLOCK,
+        _FULL_NAME_BLOCK,
+        *(_first_name_block(n, f"p{i}_") for i, n in enumerate(spellings)),
+    ]
+    return select(
+        *(
+            select(func.count())
+            .select_from(b.with_only_columns(literal_column("1")).subquery())
+            .scalar_subquery()
+            for b in blocks
+        )
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -223,35 +244,40 @@ def _live(rows: Iterable[Any]) -> list[Any]:
 
 
 def _block_rows(session: Session, p: Profile) -> list[Any]:
-    """The rows of ``p``'s blocks (see :data:`SUB_BLOCKS`): at most BLOCK_CAP per
-    block, read BLOCK_CAP + 1 at a time; a block that fills that read is too common and
-    its sub-block is read instead."""
+    """The rows of ``p``'s blocks (see :data:`SUB_BLOCKS`): the sizes of the blocks and
+    their sub-blocks first (one statement, counting at most BLOCK_CAP + 1 of each), then
+    the rows of the widest of each kind that holds at most BLOCK_CAP."""
     last = p.last.strip()
     names = list(_spellings(last))
     firsts = list(_first_spellings(p.first)) if fold(p.first) else []
-    rows = list(session.execute(_LAST_NAME_BLOCK, {"names": names}))
-    if len(rows) > BLOCK_CAP:
-        rows = (
-            list(session.execute(_FULL_NAME_BLOCK, {"names": names, "firsts": firsts}))
-            if firsts
-            else []
-        )
+    lengths = [
+        n
+        for n in PREFIXES
+        if firsts and len(last) >= n and not (n > PREFIXES[0] and len(last) == n)
+    ]
+    if not lengths:  # no first-name block: the last-name block alone
+        rows = list(session.execute(_LAST_NAME_BLOCK, {"names": names}))
+        if len(rows) > BLOCK_CAP and firsts:
+            rows = list(session.execute(_FULL_NAME_BLOCK, {"names": names, "firsts": firsts}))
         rows = rows if len(rows) <= BLOCK_CAP else []
-    found = [r for r in _live(rows) if last in _spellings(r[2] or "")]
-    if not firsts:
-        return found
-    for length in PREFIXES:
-        if len(last) < length or (length > PREFIXES[0] and len(last) == length):
-            break  # a prefix as long as the last name: the last-name block has those
-        prefixes = _spellings(last[:length])
-        rows = list(
-            session.execute(
-                _first_name_block(len(prefixes)),
-                {"firsts": firsts, **_prefix_bounds(prefixes)},
-            )
-        )
-        if len(rows) <= BLOCK_CAP:
-            found += [r for r in _live(rows) if _first_block(r[1] or "", r[2] or "", p, length)]
+        return [r for r in _live(rows) if last in _spellings(r[2] or "")]
+    prefixes = [_spellings(last[:n]) for n in lengths]
+    params: dict[str, Any] = {"names": names, "firsts": firsts}
+    for i, spelled in enumerate(prefixes):
+        params.update(_prefix_bounds(spelled, f"p{i}_"))
+    sizes = session.execute(_block_sizes(tuple(len(x) for x in prefixes)), params).one()
+    found: list[Any] = []
+    for block, size in ((_LAST_NAME_BLOCK, sizes[0]), (_FULL_NAME_BLOCK, sizes[1])):
+        if size and size <= BLOCK_CAP:
+            rows = _live(session.execute(block, params))
+            found = [r for r in rows if last in _spellings(r[2] or "")]
+            break
+    for i, size in enumerate(sizes[2:]):
+        if size <= BLOCK_CAP:
+            if size:
+                block = _first_name_block(len(prefixes[i]), f"p{i}_")
+                rows = _live(session.execute(block, params))
+                found += [r for r in rows if _first_block(r[1] or "", r[2] or "", p, lengths[i])]
             break
     return found
 
@@ -338,25 +364,49 @@ def _keys(profiles: Iterable[Profile]) -> set[tuple[str, str]]:
 @dataclass(frozen=True)
 class Scored:
     """What one scoring pass found: the pairs and their scores, the profiles read,
-    the values that were ambiguous, and the pairs a person already rejected."""
+    the values that were ambiguous, the pairs a person already rejected, the contacts
+    scored and the holders of ambiguous values whose stored candidates were re-scored."""
 
     pairs: dict[tuple[str, str], tuple[float, dict[str, Any]]]
     profiles: dict[str, Profile]
     ambiguous: frozenset[str]
     rejected: frozenset[tuple[str, str]]
+    mine: frozenset[str] = frozenset()
+    crowded: frozenset[str] = frozenset()
 
 
 def refresh_candidates(
     session: Session, contact_ids: Sequence[str], rules: IdentityRules = DEFAULT_RULES
 ) -> Scored | None:
-    """Re-score the candidates of ``contact_ids`` (call after their fields changed).
+    """Re-score the candidates of ``contact_ids`` (call after their fields changed):
+    :func:`score_candidates`, then :func:`store_candidates` in the same session.
+    The hub calls the two from the candidate queue's scorer
+    (hub/identity/candidate_queue.py), never in the write path."""
+    scored = score_candidates(session, contact_ids, rules)
+    return None if scored is None else store_candidates(session, scored, rules)
+
+
+def store_candidates(session: Session, scored: Scored, rules: IdentityRules) -> Scored:
+    """Store what :func:`score_candidates` found (a short write: the stored candidates
+    of the contacts are read again here, so a scoring done in an earlier read
+    transaction stores against the current rows); returns it with the rejected pairs
+    as they are now."""
+    existing = _existing(session, set(scored.mine) | set(scored.crowded))
+    _store(session, scored.pairs, existing, set(scored.mine), rules.candidates.threshold)
+    rejected = frozenset(p for p, row in existing.items() if row.status == "rejected")
+    return replace(scored, rejected=rejected)
+
+
+def score_candidates(
+    session: Session, contact_ids: Sequence[str], rules: IdentityRules = DEFAULT_RULES
+) -> Scored | None:
+    """Score the candidates of ``contact_ids``, reading only (no write: on SQLite it
+    runs outside the write lock).
 
     Pairs scored: each contact with its name blocks; every pair of contacts sharing a
     phone or e-mail held by at most K contacts; and, for values held by more (but at
     most ``CROWD_CAP``), the stored candidates among their holders (the value stopped
     being evidence).
-    The hub calls it from the candidate queue's scorer
-    (hub/identity/candidate_queue.py), never in the write path.
     """
     if not rules.candidates.enabled or not contact_ids:
         return None
@@ -388,9 +438,8 @@ def refresh_candidates(
         for pair in sorted(wanted)
         if pair[0] in profiles and pair[1] in profiles
     }
-    _store(session, pairs, existing, set(mine), rules.candidates.threshold)
     rejected = frozenset(p for p, row in existing.items() if row.status == "rejected")
-    return Scored(pairs, profiles, ambiguous, rejected)
+    return Scored(pairs, profiles, ambiguous, rejected, frozenset(mine), frozenset(crowded))
 
 
 def _existing(session: Session, ids: set[str]) -> dict[tuple[str, str], MatchCandidate]:
