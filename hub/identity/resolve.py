@@ -112,29 +112,57 @@ def identifier_rows(
     resolution, which only needs to know that a value has more than K holders (see
     :func:`crowded`): a switchboard number gains holders as the store grows, and
     reading (then loading) all of them made each write slower than the last."""
-    by_kind: dict[str, list[str]] = {}
-    for kind, value in dict.fromkeys(keys):
-        by_kind.setdefault(kind, []).append(value)
-    if not by_kind:
+    dialect = session.get_bind().dialect.name
+    params, shape = identifier_parameters(keys, dialect)
+    if not params:
         return []
-    params: dict[str, Any] = {}
-    for i, (kind, values) in enumerate(by_kind.items()):
-        params[f"kind_{i}"], params[f"values_{i}"] = kind, values
-    statement = _rows_statement(len(by_kind), cap, session.get_bind().dialect.name)
+    statement = _rows_statement(shape, cap, dialect)
     return [(k, v, c, m) for k, v, c, m in session.execute(statement, params)]
 
 
+def identifier_parameters(
+    keys: Iterable[tuple[str, str]], dialect: str
+) -> tuple[dict[str, Any], tuple[bool, ...]]:
+    """The parameters of :func:`identifier_rows_statement` for ``keys`` (``kind_<i>``
+    and ``values_<i>`` per kind; ``{}``: no keys) and the statement's shape: per kind,
+    whether its one value is sent alone (PostgreSQL, see :func:`_rows_statement`)."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in dict.fromkeys(keys):
+        by_kind.setdefault(kind, []).append(value)
+    params: dict[str, Any] = {}
+    shape = []
+    for i, (kind, values) in enumerate(by_kind.items()):
+        alone = dialect == "postgresql" and len(values) == 1
+        params[f"kind_{i}"], params[f"values_{i}"] = kind, values[0] if alone else values
+        shape.append(alone)
+    return params, tuple(shape)
+
+
+def identifier_rows_statement(shape: tuple[bool, ...], cap: int | None, dialect: str) -> Any:
+    """The select of :func:`identifier_rows` for keys of this shape (see
+    :func:`identifier_parameters`; columns ``kind``, ``value``, ``contact_id``,
+    ``merged_into_id``), for callers that send it inside a larger statement
+    (hub/store/bulk.py)."""
+    return _rows_statement(shape, cap, dialect)
+
+
 @lru_cache(maxsize=32)
-def _rows_statement(kinds: int, cap: int | None, dialect: str) -> Any:
-    """The statement :func:`identifier_rows` sends for ``kinds`` kinds, built once:
-    building it per call cost more than running it (about 1 ms for one record). On
-    PostgreSQL each list is one array parameter, so the text is the same whatever the
-    number of values and psycopg prepares it (see hub/store/rowsets.py)."""
+def _rows_statement(shape: tuple[bool, ...], cap: int | None, dialect: str) -> Any:
+    """The statement :func:`identifier_rows` sends for ``len(shape)`` kinds, built
+    once: building it per call cost more than running it (about 1 ms for one record).
+    On PostgreSQL each list is one array parameter, so the text is the same whatever
+    the number of values and psycopg prepares it (see hub/store/rowsets.py); a list of
+    one value (``shape``) is compared as one value: the planner prices ``= ANY($1)``
+    as ten lookups, so a prepared statement that mostly sees one value never settles
+    on its generic plan and is planned again at every execution."""
+    kinds = len(shape)
     identifiers: Table = Identifier.__table__  # type: ignore[assignment]
     contacts: Table = Contact.__table__  # type: ignore[assignment]
     kind, value, holder = identifiers.c.kind, identifiers.c.value, identifiers.c.contact_id
 
     def where(i: int) -> Any:
+        if dialect == "postgresql" and shape[i]:
+            return (kind == bindparam(f"kind_{i}")) & (value == bindparam(f"values_{i}"))
         if dialect == "postgresql":
             values = bindparam(f"values_{i}", type_=postgresql.ARRAY(String))
             return (kind == bindparam(f"kind_{i}")) & (value == any_(values))

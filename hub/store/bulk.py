@@ -24,11 +24,15 @@ from sqlalchemy import (
     TextClause,
     any_,
     bindparam,
+    cast,
     func,
     insert,
+    literal_column,
+    null,
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,7 +40,13 @@ from sqlalchemy.orm import Session
 
 from hub.identity.automerge import merge_targets
 from hub.identity.candidate_queue import enqueue
-from hub.identity.resolve import crowded, identifier_rows, lock_identifiers
+from hub.identity.resolve import (
+    crowded,
+    identifier_parameters,
+    identifier_rows,
+    identifier_rows_statement,
+    lock_identifiers,
+)
 from hub.identity.rules import (
     DEFAULT_RULES,
     IdentityRules,
@@ -95,16 +105,20 @@ class _Statements:
     contacts: Any
 
 
-def _among(column: Any, dialect: str) -> Any:
+def _among(column: Any, dialect: str, name: str = "ids", alone: bool = False) -> Any:
     """``column IN :ids``: on PostgreSQL one array parameter, so the statement text is
-    the same for every page and psycopg prepares it (hub/store/rowsets.py)."""
+    the same for every page and psycopg prepares it (hub/store/rowsets.py); ``alone``:
+    one value, compared as such (see hub.identity.resolve._rows_statement: a prepared
+    ``= ANY`` that mostly sees one value is planned again at every execution)."""
+    if dialect == "postgresql" and alone:
+        return column == bindparam(name)
     if dialect == "postgresql":
-        return column == any_(bindparam("ids", type_=postgresql.ARRAY(String)))
-    return column.in_(bindparam("ids", expanding=True))
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))
 
 
-@lru_cache(maxsize=2)
-def _statements(dialect: str) -> _Statements:
+@lru_cache(maxsize=4)
+def _statements(dialect: str, alone: bool = False) -> _Statements:
     """The page's reads, built once per dialect: building a SELECT per page (and per
     single record) cost more than running it. Core columns, not ORM entities: a page
     reads hundreds of rows and needs no objects."""
@@ -120,9 +134,9 @@ def _statements(dialect: str) -> _Statements:
         records=select(*(records.c[c] for c in record_columns)).where(
             records.c.connector == bindparam("connector"),
             records.c.object_type == bindparam("type"),
-            _among(records.c.external_id, dialect),
+            _among(records.c.external_id, dialect, alone=alone),
         ),
-        contacts=select(*wanted).where(_among(contacts.c.id, dialect)),
+        contacts=select(*wanted).where(_among(contacts.c.id, dialect, alone=alone)),
     )
 
 
@@ -136,8 +150,61 @@ def _held_statement(patterns: tuple[str, ...], dialect: str) -> Any:
     )
 
 
-@lru_cache(maxsize=8)
-def _contacts_and_held(patterns: tuple[str, ...]) -> Any:
+@lru_cache(maxsize=64)
+def _pg_reads(types: tuple[bool, ...], kinds: tuple[bool, ...], cap: int) -> Any:
+    """PostgreSQL: the page's source records (``part`` 'r', one select per object
+    type) and the identifier rows of its keys (``part`` 'i', at most ``cap`` per key,
+    as :func:`hub.identity.resolve.identifier_rows`) as one UNION ALL."""
+    records: Table = SourceRecord.__table__  # type: ignore[assignment]
+    text_null = cast(null(), String)
+    parts: list[Any] = [
+        select(
+            literal_column("'r'").label("part"),
+            *(records.c[c] for c in ("id", "object_type", "external_id", "contact_id")),
+            *(records.c[c] for c in ("source_updated_at", "snapshot", "deleted_at")),
+            text_null.label("kind"),
+            text_null.label("value"),
+        ).where(
+            records.c.connector == bindparam("connector"),
+            records.c.object_type == bindparam(f"type_{i}"),
+            _among(records.c.external_id, "postgresql", f"ids_{i}", alone),
+        )
+        for i, alone in enumerate(types)
+    ]
+    if kinds:
+        held = identifier_rows_statement(kinds, cap, "postgresql").subquery()
+        time_null = cast(null(), records.c.deleted_at.type)
+        parts.append(
+            select(
+                literal_column("'i'"),
+                cast(null(), records.c.id.type),
+                text_null,
+                text_null,
+                held.c.contact_id,
+                time_null,
+                cast(null(), records.c.snapshot.type),
+                time_null,
+                held.c.kind,
+                held.c.value,
+            )
+        )
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+def _contacts_query(
+    dialect: str, ids: set[str], patterns: tuple[str, ...], with_held: bool
+) -> tuple[Any, dict[str, Any]]:
+    """The read of contacts ``ids`` (``with_held``: :func:`_contacts_and_held`) and its
+    parameters; one id is sent as one value (see :func:`_among`)."""
+    alone = dialect == "postgresql" and len(ids) == 1
+    params = {"ids": next(iter(ids)) if alone else list(ids)}
+    if with_held:
+        return _contacts_and_held(patterns, alone), params
+    return _statements(dialect, alone).contacts, params
+
+
+@lru_cache(maxsize=16)
+def _contacts_and_held(patterns: tuple[str, ...], alone: bool) -> Any:
     """PostgreSQL: the contacts, each with the values of the limited kinds it holds
     (``held``: a JSON array of [kind, value], NULL for none) in one round trip instead
     of two."""
@@ -151,7 +218,7 @@ def _contacts_and_held(patterns: tuple[str, ...]) -> Any:
         )
         .scalar_subquery()
     )
-    return _statements("postgresql").contacts.add_columns(held.label("held"))
+    return _statements("postgresql", alone).contacts.add_columns(held.label("held"))
 
 
 @dataclass(frozen=True)
@@ -206,8 +273,11 @@ class _Page:
         self.keys = {id(i): _keys(connector, i, rules) for i in self.items}
         all_keys = list(dict.fromkeys(k for ks in self.keys.values() for k in ks))
         lock_identifiers(session, all_keys)
-        self.records = self._load_records()
-        self.triples = self._load_identifiers(all_keys)
+        if session.get_bind().dialect.name == "postgresql":
+            self.records, self.triples = self._load_together(all_keys)
+        else:
+            self.records = self._load_records()
+            self.triples = self._load_identifiers(all_keys)
         self.by_key: dict[tuple[str, str], set[str]] = {}
         for kind, value, contact in self.triples:
             self.by_key.setdefault((kind, value), set()).add(contact)
@@ -234,6 +304,36 @@ class _Page:
             for r in rows
         }
 
+    def _load_together(
+        self, keys: list[tuple[str, str]]
+    ) -> tuple[dict[tuple[str, str], _RecordState], set[tuple[str, str, str]]]:
+        """PostgreSQL: :meth:`_load_records` and :meth:`_load_identifiers` in one
+        statement, one round trip (after the locks: a statement reads what was
+        committed when it began)."""
+        by_type: dict[str, list[str]] = {}
+        for item in self.items:
+            by_type.setdefault(item.object_type, []).append(item.external_id)
+        params, kinds = identifier_parameters(keys, "postgresql")
+        params["connector"] = self.connector
+        types = []
+        for i, (object_type, ids) in enumerate(by_type.items()):
+            unique = list(dict.fromkeys(ids))
+            params[f"type_{i}"], params[f"ids_{i}"] = object_type, unique
+            if len(unique) == 1:
+                params[f"ids_{i}"] = unique[0]
+            types.append(len(unique) == 1)
+        statement = _pg_reads(tuple(types), kinds, self.rules.max_contacts_per_value + 1)
+        records: dict[tuple[str, str], _RecordState] = {}
+        triples: set[tuple[str, str, str]] = set()
+        for r in self.session.execute(statement, params):
+            if r.part == "r":
+                records[(r.object_type, r.external_id)] = _RecordState(
+                    r.id, r.contact_id, r.source_updated_at, r.snapshot, r.deleted_at
+                )
+            else:
+                triples.add((r.kind, r.value, r.contact_id))
+        return records, triples
+
     def _load_identifiers(self, keys: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
         cap = self.rules.max_contacts_per_value + 1  # more holders: crowded, see _resolve
         rows = identifier_rows(self.session, keys, cap=cap)
@@ -245,9 +345,8 @@ class _Page:
         dialect = self.session.get_bind().dialect.name
         patterns = tuple(self.rules.limited_prefixes())
         together = dialect == "postgresql" and bool(patterns)
-        statement = _contacts_and_held(patterns) if together else _statements(dialect).contacts
         while pending:
-            rows = self.session.execute(statement, {"ids": list(pending)})
+            rows = self.session.execute(*_contacts_query(dialect, pending, patterns, together))
             pending = set()
             for contact in rows:
                 if contact.merged_into_id and contact.merged_into_id != contact.id:
