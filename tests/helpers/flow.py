@@ -9,7 +9,10 @@ from helpers.signing import signed
 from sqlalchemy import func, select
 
 from hub.identity.candidate_queue import drain as score_candidates
+from hub.plugin import SourceRecord
 from hub.runtime import Runtime
+from hub.store.db import transaction
+from hub.store.records import upsert_contact_record
 from hub.worker import Worker
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -37,3 +40,21 @@ def count(runtime: Runtime, model: Any, *where: Any) -> int:
         for clause in where:
             query = query.where(clause)
         return int(session.scalar(query) or 0)
+
+
+def record_by_record(runtime: Runtime, connector: str, record: SourceRecord) -> None:
+    """The reference for the page path: the ORM path (hub.store.records), one record per
+    transaction. (The pipeline sends every contact record through the page path.)"""
+    pipeline = runtime.pipeline
+    mapping = pipeline.mappings.get(connector, record.object_type)
+    assert mapping is not None
+    with transaction(runtime.sessions) as session:
+        upsert_contact_record(
+            session,
+            connector=connector,
+            object_type=record.object_type,
+            external_id=record.external_id,
+            mapped=mapping.apply(record.data, pipeline.ctx),
+            updated_at=record.updated_at,
+            rules=pipeline.identity,
+        )

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers.flow import record_by_record
 from identity_helpers import apply, contact_of, person, two_sources
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from hub.identity.phones import canonical_phone
 from hub.identity.rules import IdentityRules
-from hub.runtime import Runtime
 from hub.store.db import transaction
 from hub.store.models import IdentityLink
 from hub.store.records import upsert_contact_record
@@ -72,28 +72,11 @@ def test_a_value_held_by_more_than_k_contacts_never_links_even_when_limits_leave
     if path == "page":
         apply(runtime, record, connector="crm")
     else:
-        record_path(runtime, "crm", record)
+        record_by_record(runtime, "crm", record)
     assert contact_of(runtime, "c-3") not in {contact_of(runtime, r) for r in ("c-1", "c-2", "d-1")}
     with runtime.read_sessions() as session:
         link = session.scalars(select(IdentityLink).where(IdentityLink.external_id == "c-3")).one()
     assert (link.rule, link.ambiguous) == ("new", [["phone", "+14155550177"]])
-
-
-def record_path(runtime: Runtime, connector: str, record: Any) -> None:
-    """The per-record ORM path (hub.store.records), which the page path must equal."""
-    pipeline = runtime.pipeline
-    mapping = pipeline.mappings.get(connector, record.object_type)
-    assert mapping is not None
-    with transaction(runtime.sessions) as session:
-        upsert_contact_record(
-            session,
-            connector=connector,
-            object_type=record.object_type,
-            external_id=record.external_id,
-            mapped=mapping.apply(record.data, pipeline.ctx),
-            updated_at=record.updated_at,
-            rules=pipeline.identity,
-        )
 
 
 def test_configured_block_list_and_shipped_junk_never_link(make_runtime: Any) -> None:
@@ -181,8 +164,6 @@ def test_a_hubspot_contact_meets_its_salesforce_contact_on_the_cross_system_key(
     from helpers.config import REPO
 
     from hub.mapping import load_mapping
-    from hub.store.db import transaction
-    from hub.store.records import upsert_contact_record
     from hub.transforms import TransformContext
 
     ctx = TransformContext("US")

@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from helpers.flow import record_by_record
 from sqlalchemy import delete, select
 
 from hub.identity.candidate_queue import drain as score_candidates
@@ -15,7 +16,6 @@ from hub.runtime import Runtime
 from hub.store.db import transaction
 from hub.store.models import Base, Contact, Identifier, IdentityLink, MatchCandidate, Merge
 from hub.store.models import SourceRecord as SourceRow
-from hub.store.records import upsert_contact_record
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -103,24 +103,6 @@ def snapshot(runtime: Runtime) -> set[Any]:
         | {("link", *lk) for lk in links}
         | {("candidate", *c) for c in candidates}
     )
-
-
-def record_by_record(runtime: Runtime, connector: str, record: SourceRecord) -> None:
-    """The reference: the ORM path (hub.store.records), one record per transaction.
-    (The pipeline sends every contact record through the page path.)"""
-    pipeline = runtime.pipeline
-    mapping = pipeline.mappings.get(connector, record.object_type)
-    assert mapping is not None
-    with transaction(runtime.sessions) as session:
-        upsert_contact_record(
-            session,
-            connector=connector,
-            object_type=record.object_type,
-            external_id=record.external_id,
-            mapped=mapping.apply(record.data, pipeline.ctx),
-            updated_at=record.updated_at,
-            rules=pipeline.identity,
-        )
 
 
 def wipe(runtime: Runtime) -> None:
