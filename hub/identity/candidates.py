@@ -243,10 +243,24 @@ def _live(rows: Iterable[Any]) -> list[Any]:
     return [r for r in rows if r[3] is None]
 
 
-def _block_rows(session: Session, p: Profile) -> list[Any]:
-    """The rows of ``p``'s blocks (see :data:`SUB_BLOCKS`): the sizes of the blocks and
-    their sub-blocks first (one statement, counting at most BLOCK_CAP + 1 of each), then
-    the rows of the widest of each kind that holds at most BLOCK_CAP."""
+_LAST_TOO_COMMON = (
+    f"the last name is held by more than {BLOCK_CAP} contacts: compared with the same "
+    "first name (nicknames) only"
+)
+
+
+def _prefix_too_common(length: int) -> str:
+    return (
+        f"the first name with the last name's first {PREFIXES[0]} letters matches more "
+        f"than {BLOCK_CAP} contacts: compared on its first {length}"
+    )
+
+
+def _block_rows(session: Session, p: Profile) -> list[tuple[Any, str | None]]:
+    """The rows of ``p``'s blocks (see :data:`SUB_BLOCKS`), each with a note when it
+    comes from a sub-block (the candidate's reasons say so): the sizes of the blocks
+    and their sub-blocks first (one statement, counting at most BLOCK_CAP + 1 of each),
+    then the rows of the widest of each kind that holds at most BLOCK_CAP."""
     last = p.last.strip()
     names = list(_spellings(last))
     firsts = list(_first_spellings(p.first)) if fold(p.first) else []
@@ -257,46 +271,57 @@ def _block_rows(session: Session, p: Profile) -> list[Any]:
     ]
     if not lengths:  # no first-name block: the last-name block alone
         rows = list(session.execute(_LAST_NAME_BLOCK, {"names": names}))
+        note = None
         if len(rows) > BLOCK_CAP and firsts:
             rows = list(session.execute(_FULL_NAME_BLOCK, {"names": names, "firsts": firsts}))
+            note = _LAST_TOO_COMMON
         rows = rows if len(rows) <= BLOCK_CAP else []
-        return [r for r in _live(rows) if last in _spellings(r[2] or "")]
+        return [(r, note) for r in _live(rows) if last in _spellings(r[2] or "")]
     prefixes = [_spellings(last[:n]) for n in lengths]
     params: dict[str, Any] = {"names": names, "firsts": firsts}
     for i, spelled in enumerate(prefixes):
         params.update(_prefix_bounds(spelled, f"p{i}_"))
     sizes = session.execute(_block_sizes(tuple(len(x) for x in prefixes)), params).one()
-    found: list[Any] = []
-    for block, size in ((_LAST_NAME_BLOCK, sizes[0]), (_FULL_NAME_BLOCK, sizes[1])):
+    found: list[tuple[Any, str | None]] = []
+    for block, size, note in (
+        (_LAST_NAME_BLOCK, sizes[0], None),
+        (_FULL_NAME_BLOCK, sizes[1], _LAST_TOO_COMMON),
+    ):
         if size and size <= BLOCK_CAP:
             rows = _live(session.execute(block, params))
-            found = [r for r in rows if last in _spellings(r[2] or "")]
+            found = [(r, note) for r in rows if last in _spellings(r[2] or "")]
             break
     for i, size in enumerate(sizes[2:]):
         if size <= BLOCK_CAP:
             if size:
                 block = _first_name_block(len(prefixes[i]), f"p{i}_")
                 rows = _live(session.execute(block, params))
-                found += [r for r in rows if _first_block(r[1] or "", r[2] or "", p, lengths[i])]
+                note = _prefix_too_common(lengths[i]) if i else None
+                found += [
+                    (r, note) for r in rows if _first_block(r[1] or "", r[2] or "", p, lengths[i])
+                ]
             break
     return found
 
 
-def _blocks(session: Session, profiles: Sequence[Profile], threshold: float) -> dict[str, set[str]]:
-    """For each profile, the contacts worth scoring against it: its blocks
-    (:func:`_block_rows`), less those whose name alone rules them out (names less
-    than 0.75 alike never score above 0.5). Both blocks are checked from the other
-    side too, so a pair is found whichever of the two is touched."""
-    out: dict[str, set[str]] = {}
+def _blocks(
+    session: Session, profiles: Sequence[Profile], threshold: float
+) -> dict[str, dict[str, str | None]]:
+    """For each profile, the contacts worth scoring against it (with the sub-block's
+    note, if one found it): its blocks (:func:`_block_rows`), less those whose name
+    alone rules them out (names less than 0.75 alike never score above 0.5). Both
+    blocks are checked from the other side too, so a pair is found whichever of the
+    two is touched."""
+    out: dict[str, dict[str, str | None]] = {}
     for p in profiles:
-        found: set[str] = set()
+        found: dict[str, str | None] = {}
         if p.last.strip():
-            for cid, first, other_last, _ in _block_rows(session, p):
+            for (cid, first, other_last, _), note in _block_rows(session, p):
                 if cid != p.id and (
                     threshold <= 0.5
                     or name_similarity(p.first, p.last, first or "", other_last or "") >= 0.75
                 ):
-                    found.add(cid)
+                    found.setdefault(cid, note)
         out[p.id] = found
     return out
 
@@ -421,8 +446,13 @@ def score_candidates(
     ambiguous = frozenset(v for (_, v), ids in holders.items() if len(ids) > limit)
     ambiguous |= {v for _, v in overcrowded}
     wanted: set[tuple[str, str]] = set()
+    notes: dict[tuple[str, str], str] = {}
     for cid, block in _blocks(session, list(mine.values()), rules.candidates.threshold).items():
-        wanted |= {(min(cid, o), max(cid, o)) for o in block}
+        for other, note in block.items():
+            pair = (min(cid, other), max(cid, other))
+            wanted.add(pair)
+            if note is not None:
+                notes.setdefault(pair, note)
     for ids in holders.values():
         if 1 < len(ids) <= limit:
             wanted |= {(min(x, y), max(x, y)) for x in ids for y in ids if x < y}
@@ -438,6 +468,9 @@ def score_candidates(
         for pair in sorted(wanted)
         if pair[0] in profiles and pair[1] in profiles
     }
+    for pair, note in notes.items():  # found through a sub-block: the reasons say so
+        if pair in pairs:
+            pairs[pair] = (pairs[pair][0], {**pairs[pair][1], "blocking": note})
     rejected = frozenset(p for p, row in existing.items() if row.status == "rejected")
     return Scored(pairs, profiles, ambiguous, rejected, frozenset(mine), frozenset(crowded))
 

@@ -34,7 +34,7 @@ def _store(runtime: Any, smiths: int) -> tuple[str, str]:
         return robert.id, bob.id
 
 
-def _score_counting(runtime: Any, contact_id: str) -> tuple[set[tuple[str, str]], int, int]:
+def _score_counting(runtime: Any, contact_id: str) -> tuple[dict[Any, Any], int, int]:
     """Score one contact; return the pairs scored, the statements and the rows read."""
     counted = {"statements": 0, "rows": 0}
 
@@ -54,7 +54,7 @@ def _score_counting(runtime: Any, contact_id: str) -> tuple[set[tuple[str, str]]
     finally:
         event.remove(runtime.sessions, "do_orm_execute", count)
     assert scored is not None
-    return set(scored.pairs), counted["statements"], counted["rows"]
+    return scored.pairs, counted["statements"], counted["rows"]
 
 
 def test_a_very_common_last_name_does_not_make_a_block_unbounded(make_runtime: Any) -> None:
@@ -66,8 +66,10 @@ def test_a_very_common_last_name_does_not_make_a_block_unbounded(make_runtime: A
     assert rows <= 2 * (BLOCK_CAP + 1)
     assert statements <= 10
     # Too many Smiths to be evidence: only the same first name (nicknames) is compared,
-    # so Bob is still found, and none of the crowd.
-    assert pairs == {(min(robert, bob), max(robert, bob))}
+    # so Bob is still found, and none of the crowd; the candidate's reasons say why.
+    pair = (min(robert, bob), max(robert, bob))
+    assert set(pairs) == {pair}
+    assert "last name is held by more than" in str(pairs[pair][1]["blocking"])
 
 
 def test_a_block_under_the_cap_is_compared_whole(make_runtime: Any) -> None:
@@ -76,3 +78,4 @@ def test_a_block_under_the_cap_is_compared_whole(make_runtime: Any) -> None:
     pairs, _, _ = _score_counting(runtime, robert)
     # Every Smith whose name is alike enough (each first name differs) is scored.
     assert len(pairs) > BLOCK_CAP // 4
+    assert not any("blocking" in reasons for _, reasons in pairs.values())
