@@ -3,20 +3,12 @@ what is still open, and hints to route them. The context API answers with it and
 every screen pop carries it, built once per pop.
 
 This is the hot path of a ringing call (the goal is a p99 under 5 ms on a store of a
-million contacts), so it reads with hand-written statements on the session's own DBAPI
-connection instead of ORM queries: who holds the identifier, and six small reads aimed
-at that holder (identifiers, source records, the recent timeline, open items, the
-current journey, candidates with their names). SQLite runs them as statements in
-process. PostgreSQL gets them as one statement (each part a JSON array of rows, the
-holder resolved once): one plan, one executor start and one result instead of seven,
-which at 1M contacts took the server part of a lookup from ~1 ms to ~0.5 ms and the
-client's driver work from 0.49 to 0.18 ms; a worker batch's pops send one such
-statement per contact in one round trip (psycopg pipeline mode). Only when the holder
-was merged, or several contacts share the value, is the context read again for the
-contact shown. Each read takes only the columns the answer shows, through an index on
-the contact (``ix_interactions_contact_time`` serves both timeline reads with their
-LIMIT). ``bench/context.py`` measures it; ``tests/integration/
-test_context_api.py`` and ``test_context_reads.py`` keep the answer.
+million contacts): :mod:`hub.context_reads` reads the rows (one PostgreSQL statement, or
+seven small SQLite ones), this module follows merges, picks the holder shown when
+several share a value, and assembles the answer. Only when the holder was merged, or
+several contacts share the value, is the context read again for the contact shown.
+``bench/context.py`` measures it; ``tests/integration/test_context_api.py`` and
+``test_context_reads.py`` keep the answer.
 """
 
 from __future__ import annotations
@@ -28,27 +20,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from hub.context_reads import (
+    CONTEXT_PARTS,
+    Reader,
+    connection_for,
+    context_of,
+    context_queries,
+    pg_context,
+    split_row,
+)
 from hub.identity.rules import DEFAULT_RULES, IdentityRules
 from hub.plugin import Connector
 
-#: Statuses of cases, tickets and conversations that still need someone.
-OPEN_STATUSES = (
-    "new",
-    "open",
-    "pending",
-    "hold",
-    "on-hold",
-    "waiting",
-    "escalated",
-    "working",
-    "in-progress-case",
-)
 RECENT = 20
-#: Stored identity candidates shown with a context (as ``candidates_for``'s default).
-CANDIDATES = 5
 #: How many merges a lookup follows to the surviving contact (a chain is a bug).
 MAX_MERGE_HOPS = 20
 
@@ -75,181 +61,6 @@ class ContactRow(NamedTuple):
     merged_into_id: str | None
 
 
-# Statements in psycopg's paramstyle ("?" for SQLite is substituted below).
-_SQL = {
-    "holders": "SELECT :contact FROM identifiers i JOIN contacts c "
-    "ON c.id = i.contact_id WHERE i.kind = %s AND i.value = %s",
-    "contact": "SELECT :contact FROM contacts c WHERE c.id = %s",
-    "activity": "SELECT contact_id, max(occurred_at) FROM interactions "
-    "WHERE contact_id IN ({ids}) GROUP BY contact_id",
-    "names": "SELECT id, display_name FROM contacts WHERE id IN ({ids})",
-}
-_CONTACT_COLUMNS = (
-    "c.id, c.display_name, c.first_name, c.last_name, c.company, c.language, c.tier, "
-    "c.merged_into_id"
-)
-#: Whose context the statements below read: a contact id, or the one holder of an
-#: identifier (sent with the holders statement before it is known to be one).
-_TARGET = {
-    "id": "SELECT %s AS id",
-    "key": "SELECT c.id FROM identifiers i JOIN contacts c ON c.id = i.contact_id "
-    "WHERE i.kind = %s AND i.value = %s ORDER BY c.id LIMIT 1",
-}
-#: The context of the target (``:cid``), each statement through an index on the contact.
-_CONTEXT = (
-    ("identifiers", "SELECT kind, value FROM identifiers WHERE contact_id = :cid ORDER BY id"),
-    (
-        "records",
-        "SELECT connector, object_type, external_id, deleted_at FROM source_records "
-        "WHERE contact_id = :cid ORDER BY id",
-    ),
-    (
-        "recent",
-        "SELECT id, channel, direction, occurred_at, status, summary, agent, connector, "
-        "source_ref, data FROM interactions WHERE contact_id = :cid "
-        "ORDER BY occurred_at DESC, id DESC LIMIT %s",
-    ),
-    (
-        "open",
-        "SELECT connector, source_ref, channel, status, summary, occurred_at "
-        "FROM interactions WHERE contact_id = :cid AND status IN (:open) "
-        "ORDER BY occurred_at DESC LIMIT %s",
-    ),
-    (
-        "journey",
-        "SELECT id, started_at, last_at, channels, interactions, channel_switches "
-        "FROM journeys WHERE contact_id = :cid ORDER BY last_at DESC LIMIT 1",
-    ),
-    (
-        # hub.identity.candidates.candidates_for, with the other contact's name joined in.
-        "candidates",
-        "SELECT m.contact_id, m.candidate_id, m.score, o.display_name "
-        "FROM match_candidates m JOIN contacts o ON o.id = CASE WHEN m.contact_id = :cid "
-        "THEN m.candidate_id ELSE m.contact_id END WHERE m.status = 'open' "
-        "AND (m.contact_id = :cid OR m.candidate_id = :cid) "
-        "ORDER BY m.score DESC, m.id LIMIT %s",
-    ),
-)
-_SQL = {name: sql.replace(":contact", _CONTACT_COLUMNS) for name, sql in _SQL.items()}
-_OPEN = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
-for _kind, _target in _TARGET.items():
-    for _name, _body in _CONTEXT:
-        _body = _body.replace(":cid", "(SELECT id FROM target)").replace(":open", _OPEN)
-        _SQL[f"{_name}:{_kind}"] = "WITH target AS (" + _target + ") " + _body
-_SQLITE = {name: sql.replace("%s", "?") for name, sql in _SQL.items()}
-
-
-def _json_rows(columns: str, source: str, order: str = "") -> str:
-    """A scalar subquery: the rows of ``source`` as one JSON array of arrays."""
-    order = f" ORDER BY {order}" if order else ""
-    return f"(SELECT json_agg(json_build_array({columns}){order}) FROM {source})"  # noqa: S608 - constants
-
-
-def _rows_of(name: str) -> str:
-    """A :data:`_CONTEXT` statement aimed at the target, as a FROM source."""
-    body = dict(_CONTEXT)[name].replace(":cid", "(SELECT id FROM target)")
-    return "(" + body.replace(":open", _OPEN) + ") AS part"
-
-
-#: PostgreSQL: the first part of the one-statement context (the lookup's holders, or
-#: the contact row), then the six reads of :data:`_CONTEXT` as JSON arrays of rows.
-_PG_FIRST = {
-    "key": _json_rows(
-        _CONTACT_COLUMNS,
-        "identifiers i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = %s AND i.value = %s",
-    ),
-    "id": _json_rows(_CONTACT_COLUMNS, "contacts c WHERE c.id = (SELECT id FROM target)"),
-}
-_PG_PARTS = (
-    _json_rows(
-        "kind, value", _rows_of("identifiers").replace("SELECT kind", "SELECT id, kind"), "id"
-    ),
-    _json_rows(
-        "connector, object_type, external_id, deleted_at",
-        _rows_of("records").replace("SELECT connector", "SELECT id, connector"),
-        "id",
-    ),
-    _json_rows(
-        "id, channel, direction, occurred_at, status, summary, agent, connector, source_ref, data",
-        _rows_of("recent"),
-        "occurred_at DESC, id DESC",
-    ),
-    _json_rows(
-        "connector, source_ref, channel, status, summary, occurred_at",
-        _rows_of("open"),
-        "occurred_at DESC",
-    ),
-    _json_rows(
-        "id, started_at, last_at, channels, interactions, channel_switches", _rows_of("journey")
-    ),
-    _json_rows(
-        "contact_id, candidate_id, score, display_name",
-        _rows_of("candidates").replace("SELECT m.contact_id", "SELECT m.id, m.contact_id"),
-        "score DESC, id",
-    ),
-)
-for _kind, _target in _TARGET.items():
-    _SQL[f"context:{_kind}"] = (
-        f"WITH target AS MATERIALIZED ({_target}) SELECT {_PG_FIRST[_kind]}, "
-        + ", ".join(_PG_PARTS)
-    )
-
-
-class _Reader:
-    """Runs statements on the DBAPI connection under ``conn`` (inside its transaction,
-    so a pop sees the rows its own transaction just wrote)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.driver: Any = conn.connection.driver_connection
-        self.pg = conn.dialect.name == "postgresql"
-        self.sql = _SQL if self.pg else _SQLITE
-
-    def one(self, name: str, params: Sequence[Any], **fmt: str) -> list[Any]:
-        return self.many([(name, params, fmt)])[0]
-
-    def many(self, queries: Sequence[tuple[str, Sequence[Any], Mapping[str, str]]]) -> list[Any]:
-        texts = [
-            (self.sql[name].format(**fmt) if fmt else self.sql[name], params)
-            for name, params, fmt in queries
-        ]
-        if not self.pg:
-            cursor = self.driver.cursor()
-            try:
-                return [cursor.execute(sql, params).fetchall() for sql, params in texts]
-            finally:
-                cursor.close()
-        if len(texts) == 1:
-            with self.driver.cursor() as cursor:
-                cursor.execute(*texts[0])
-                return [cursor.fetchall()]
-        cursors = [self.driver.cursor() for _ in texts]
-        try:
-            with self.driver.pipeline():  # one round trip for them all
-                for cursor, (sql, params) in zip(cursors, texts, strict=True):
-                    cursor.execute(sql, params)
-            return [cursor.fetchall() for cursor in cursors]
-        finally:
-            for cursor in cursors:
-                cursor.close()
-
-    def placeholders(self, count: int) -> str:
-        return ", ".join(["%s" if self.pg else "?"] * count)
-
-
-def _connection(session: Session, *, read_only: bool = False) -> Connection:
-    """The session's connection. A read-only lookup on PostgreSQL runs in autocommit:
-    no BEGIN, and no ROLLBACK round trip when the connection goes back to the pool
-    (each statement reads its own snapshot; a context is a glance, not a report)."""
-    if (
-        read_only
-        and not session.in_transaction()
-        and session.get_bind().dialect.name == ("postgresql")
-    ):
-        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    session.flush()  # raw statements do not autoflush
-    return session.connection()
-
-
 def _utc(value: Any) -> datetime | None:
     """A stored time, aware in UTC, from either store: PostgreSQL hands back aware
     datetimes, SQLite naive UTC text (as ``hub.store.coltypes.UTCDateTime`` does)."""
@@ -271,7 +82,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _follow(reader: _Reader, row: ContactRow) -> ContactRow | None:
+def _follow(reader: Reader, row: ContactRow) -> ContactRow | None:
     """Follow merges to the surviving contact."""
     seen: set[str] = set()
     current: ContactRow | None = row
@@ -286,43 +97,12 @@ def _follow(reader: _Reader, row: ContactRow) -> ContactRow | None:
 
 def live_contact_row(session: Session, contact_id: str) -> ContactRow | None:
     """The contact ``contact_id`` or, if it was merged, the one it survives in."""
-    reader = _Reader(_connection(session))
+    reader = Reader(connection_for(session))
     found = reader.one("contact", (contact_id,))
     return _follow(reader, ContactRow(*found[0])) if found else None
 
 
-def _context_queries(
-    target: str, params: Sequence[Any], recent: int
-) -> list[tuple[str, Sequence[Any], Mapping[str, str]]]:
-    """The six context statements for the contact ``target`` names (``id`` or ``key``)."""
-    limits = {"recent": recent, "open": recent, "candidates": CANDIDATES}
-    return [
-        (f"{name}:{target}", (*params, limits[name]) if name in limits else tuple(params), {})
-        for name, _ in _CONTEXT
-    ]
-
-
-def _pg_context(target: str, params: Sequence[Any], recent: int) -> tuple[str, Sequence[Any]]:
-    """PostgreSQL's one statement for ``target`` (``id`` or ``key``), with its parameters
-    in the order they appear: the target, the key again for its holders, the limits."""
-    first = tuple(params) if target == "key" else ()
-    return f"context:{target}", (*params, *first, recent, recent, CANDIDATES)
-
-
-def _split(row: Sequence[Any]) -> tuple[list[Any], list[list[Any]]]:
-    """The one statement's row as the statements' rows: the first part, then the six."""
-    first, *context = (list(part) if part is not None else [] for part in row)
-    return first, context
-
-
-def _context_of(reader: _Reader, contact_id: str, recent: int) -> list[list[Any]]:
-    """The six context reads for one contact."""
-    if reader.pg:
-        return _split(reader.one(*_pg_context("id", (contact_id,), recent))[0])[1]
-    return reader.many(_context_queries("id", (contact_id,), recent))
-
-
-def _holders(reader: _Reader, rows: list[ContactRow]) -> list[ContactRow]:
+def _holders(reader: Reader, rows: list[ContactRow]) -> list[ContactRow]:
     """As ``hub.identity.find_contacts``: the holders (a merged one by its survivor) in
     id order, each followed to the live contact, once each."""
     by_id = {r.id: r for r in rows}
@@ -357,17 +137,17 @@ def context_for_lookup(
     holder: when that holder is the only one and not merged (nearly always), the answer
     takes one round trip; otherwise they are read again for the right contact.
     """
-    reader = _Reader(_connection(session, read_only=True))
+    reader = Reader(connection_for(session, read_only=True))
     key = rules.normalise(kind, value)
     if reader.pg:  # one statement: a round trip saved is worth reads that may go unused
-        found, context = _split(reader.one(*_pg_context("key", key, recent))[0])
+        found, context = split_row(reader.one(*pg_context("key", key, recent))[0])
     else:  # in process: nothing to save, so nothing read in vain
         found, context = reader.one("holders", key), []
     rows = [ContactRow(*r) for r in found]
     if len(rows) == 1 and rows[0].merged_into_id is None:
         match = Match(matched_on=(kind, value), confidence=1.0)
         if not context:
-            context = _context_of(reader, rows[0].id, recent)
+            context = context_of(reader, rows[0].id, recent)
         return _assemble(reader, rows[0], match, {}, context, connectors, vip_tiers)
     unique = _holders(reader, rows)
     if not unique:
@@ -392,7 +172,7 @@ def context_for_lookup(
             confidence=share,
             candidates=[(c.id, share) for c in ranked[1:]],
         )
-    context = _context_of(reader, contact.id, recent)
+    context = context_of(reader, contact.id, recent)
     return _assemble(reader, contact, match, names, context, connectors, vip_tiers)
 
 
@@ -428,21 +208,21 @@ def contexts_for_contacts(
 ) -> dict[str, dict[str, Any] | None]:
     """:func:`context_for_contact` for many contacts (a worker batch's pops): on
     PostgreSQL every statement of every contact goes in one round trip."""
-    reader = _Reader(_connection(session))
+    reader = Reader(connection_for(session))
     unique = list(dict.fromkeys(contact_ids))
     parts: list[tuple[list[Any], list[list[Any]]]]
     if reader.pg:
-        answers = reader.many([(*_pg_context("id", (c,), recent), {}) for c in unique])
-        parts = [_split(rows[0]) for rows in answers]
+        answers = reader.many([(*pg_context("id", (c,), recent), {}) for c in unique])
+        parts = [split_row(rows[0]) for rows in answers]
     else:
         queries = []
         for contact_id in unique:
             queries += [
                 ("contact", (contact_id,), {}),
-                *_context_queries("id", (contact_id,), recent),
+                *context_queries("id", (contact_id,), recent),
             ]
         answers = reader.many(queries)
-        width = len(_CONTEXT) + 1
+        width = CONTEXT_PARTS + 1
         parts = [(answers[n], answers[n + 1 : n + width]) for n in range(0, len(answers), width)]
     out: dict[str, dict[str, Any] | None] = {}
     for contact_id, (found, context) in zip(unique, parts, strict=True):
@@ -456,7 +236,7 @@ def contexts_for_contacts(
                 out[contact_id] = None
                 continue
             contact = live
-            context = _context_of(reader, contact.id, recent)
+            context = context_of(reader, contact.id, recent)
         out[contact_id] = _assemble(reader, contact, match, {}, context, connectors, vip_tiers)
     return out
 
@@ -475,7 +255,7 @@ def _routing(
 
 
 def _assemble(
-    reader: _Reader,
+    reader: Reader,
     contact: ContactRow,
     match: Match,
     names: Mapping[str, str | None],
