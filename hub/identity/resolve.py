@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, Table, any_, bindparam, func, select, text, tuple_, union_all
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Table, bindparam, func, select, text, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from hub.identity.rules import (
@@ -28,6 +27,7 @@ from hub.identity.rules import (
     over_limit,
 )
 from hub.store.models import Contact, Identifier, new_contact_id
+from hub.store.rowsets import among_param
 
 KIND_PRIORITY = ("record:", "key:", "email", "phone")
 EXCLUSIVE_PREFIX = "record:"
@@ -154,21 +154,16 @@ def _rows_statement(shape: tuple[bool, ...], cap: int | None, dialect: str) -> A
     the number of values and psycopg prepares it (see hub/store/rowsets.py); a list of
     one value (``shape``) is compared as one value: the planner prices ``= ANY($1)``
     as ten lookups, so a prepared statement that mostly sees one value never settles
-    on its generic plan and is planned again at every execution."""
+    on its generic plan and is planned again at every execution
+    (:func:`hub.store.rowsets.among_param`)."""
     kinds = len(shape)
     identifiers: Table = Identifier.__table__  # type: ignore[assignment]
     contacts: Table = Contact.__table__  # type: ignore[assignment]
     kind, value, holder = identifiers.c.kind, identifiers.c.value, identifiers.c.contact_id
 
     def where(i: int) -> Any:
-        if dialect == "postgresql" and shape[i]:
-            return (kind == bindparam(f"kind_{i}")) & (value == bindparam(f"values_{i}"))
-        if dialect == "postgresql":
-            values = bindparam(f"values_{i}", type_=postgresql.ARRAY(String))
-            return (kind == bindparam(f"kind_{i}")) & (value == any_(values))
-        return (kind == bindparam(f"kind_{i}")) & value.in_(
-            bindparam(f"values_{i}", expanding=True)
-        )
+        values = among_param(value, f"values_{i}", dialect, alone=shape[i])
+        return (kind == bindparam(f"kind_{i}")) & values
 
     if cap is None:
         selects = [

@@ -22,7 +22,6 @@ from sqlalchemy import (
     String,
     Table,
     TextClause,
-    any_,
     bindparam,
     cast,
     func,
@@ -58,7 +57,7 @@ from hub.mapping import MappedRecord
 from hub.store.coltypes import utcnow
 from hub.store.models import Contact, Identifier, IdentityLink, SourceRecord, new_contact_id
 from hub.store.records import snapshot_of, upsert_contact_record
-from hub.store.rowsets import insert_rows, insert_sql, rows_document, update_sql
+from hub.store.rowsets import among_param, insert_rows, insert_sql, rows_document, update_sql
 from hub.store.survivorship import CONTACT_COLUMNS, apply_fields
 
 
@@ -105,18 +104,6 @@ class _Statements:
     contacts: Any
 
 
-def _among(column: Any, dialect: str, name: str = "ids", alone: bool = False) -> Any:
-    """``column IN :ids``: on PostgreSQL one array parameter, so the statement text is
-    the same for every page and psycopg prepares it (hub/store/rowsets.py); ``alone``:
-    one value, compared as such (see hub.identity.resolve._rows_statement: a prepared
-    ``= ANY`` that mostly sees one value is planned again at every execution)."""
-    if dialect == "postgresql" and alone:
-        return column == bindparam(name)
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
-    return column.in_(bindparam(name, expanding=True))
-
-
 @lru_cache(maxsize=4)
 def _statements(dialect: str, alone: bool = False) -> _Statements:
     """The page's reads, built once per dialect: building a SELECT per page (and per
@@ -134,9 +121,9 @@ def _statements(dialect: str, alone: bool = False) -> _Statements:
         records=select(*(records.c[c] for c in record_columns)).where(
             records.c.connector == bindparam("connector"),
             records.c.object_type == bindparam("type"),
-            _among(records.c.external_id, dialect, alone=alone),
+            among_param(records.c.external_id, "ids", dialect, alone=alone),
         ),
-        contacts=select(*wanted).where(_among(contacts.c.id, dialect, alone=alone)),
+        contacts=select(*wanted).where(among_param(contacts.c.id, "ids", dialect, alone=alone)),
     )
 
 
@@ -145,7 +132,7 @@ def _held_statement(patterns: tuple[str, ...], dialect: str) -> Any:
     """Values of the limited kinds (``patterns``: SQL LIKE) the given contacts hold."""
     table: Table = Identifier.__table__  # type: ignore[assignment]
     return select(table.c.contact_id, table.c.kind, table.c.value).where(
-        _among(table.c.contact_id, dialect),
+        among_param(table.c.contact_id, "ids", dialect),
         or_(*(table.c.kind.like(p) for p in patterns)),
     )
 
@@ -167,7 +154,7 @@ def _pg_reads(types: tuple[bool, ...], kinds: tuple[bool, ...], cap: int) -> Any
         ).where(
             records.c.connector == bindparam("connector"),
             records.c.object_type == bindparam(f"type_{i}"),
-            _among(records.c.external_id, "postgresql", f"ids_{i}", alone),
+            among_param(records.c.external_id, f"ids_{i}", "postgresql", alone=alone),
         )
         for i, alone in enumerate(types)
     ]

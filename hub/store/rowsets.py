@@ -41,6 +41,19 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement
     return result
 
 
+def among_param(column: Any, name: str, dialect: str, *, alone: bool = False) -> Any:
+    """:func:`among` for a statement built once and run many times: ``column IN
+    :name``, bound at execution. On PostgreSQL one array parameter; ``alone`` (the
+    list holds one value) compares it as one value, since the planner prices
+    ``= ANY($1)`` as ten lookups and a prepared statement that mostly sees one value
+    then never settles on its generic plan and is planned again at every execution."""
+    if dialect == "postgresql" and alone:
+        return column == bindparam(name)
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def insert_rows(
     session: Session,
     table: Table,
@@ -60,9 +73,8 @@ def insert_rows(
     """
     if not rows:
         return []
-    columns = list(rows[0])
     if is_postgresql(session):
-        return _insert_pg(session, table, columns, rows, returning_ids, skip_conflicts_on)
+        return _insert_pg(session, table, rows, returning_ids, skip_conflicts_on)
     stmt: Any = insert(table)
     if skip_conflicts_on:
         stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=skip_conflicts_on)
@@ -76,7 +88,6 @@ def insert_rows(
 def _insert_pg(
     session: Session,
     table: Table,
-    columns: list[str],
     rows: Sequence[Mapping[str, Any]],
     returning_ids: bool,
     skip_conflicts_on: Sequence[str],
