@@ -374,17 +374,13 @@ class Pipeline:
         for n, _, _ in made:
             recorded[n] = recorded.get(n, 0) + 1
         if self.fanout is not None and made:
-            self.fanout.enqueue(
+            self.fanout.fan_out_many(
                 session,
                 [
                     (_NewPop(**made_pop) if isinstance(made_pop, dict) else made_pop, trigger.data)
                     for _, trigger, made_pop in made
                 ],
             )
-            # Marked after every payload is built (see PopFanout.fan_out_many).
-            for _, _, made_pop in made:
-                if isinstance(made_pop, Pop):
-                    made_pop.status = "queued"
         return recorded
 
 

@@ -153,14 +153,16 @@ class PopFanout:
         return self.fan_out_many(session, [(pop, data)])[0]
 
     def fan_out_many(
-        self, session: Session, pops: Sequence[tuple[Pop, Mapping[str, str] | None]]
+        self, session: Session, pops: Sequence[tuple[PopView, Mapping[str, str] | None]]
     ) -> list[list[str]]:
-        """:meth:`fan_out` for many pops (a worker batch), queued in one statement."""
+        """:meth:`fan_out` for many pops (a worker batch), queued in one statement.
+        Rows a batch inserted already say ``queued``; ORM pops are marked here."""
         routed = self.enqueue(session, pops)
         # Marked after every payload is built: a pop changed earlier would be flushed
         # (one UPDATE each) by the next payload's reads.
         for pop, _ in pops:
-            pop.status = "queued"
+            if isinstance(pop, Pop):
+                pop.status = "queued"
         return routed
 
     def enqueue(
