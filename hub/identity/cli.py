@@ -1,5 +1,5 @@
 """Identity commands: ``threadline contacts explain|unmerge|merges|candidates|decide``
-and ``threadline identity simulate|score``. Registered by :func:`register` from hub/cli.py."""
+and ``threadline identity simulate|score``. Registered by :func:`register` from hub/cli/."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ def _out(value: Any) -> None:
 
 
 def _runtime(args: argparse.Namespace) -> Any:
-    from hub.cli import _require_schema
-    from hub.cli import _runtime as build
+    from hub.cli.common import require_schema
+    from hub.cli.common import runtime_of as build
 
     runtime = build(args)
-    _require_schema(runtime)
+    require_schema(runtime)
     return runtime
 
 
