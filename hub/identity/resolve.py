@@ -10,15 +10,15 @@ merges two existing contacts (merges are explicit, explainable and reversible).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, text, tuple_, union_all
+from sqlalchemy import Table, bindparam, func, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
+from hub.identity.keylocks import lock_identifiers as lock_identifiers  # callers import it here
 from hub.identity.rules import (
     DEFAULT_RULES,
     IdentityRules,
@@ -58,33 +58,6 @@ def _rank(kind: str, rules: IdentityRules = DEFAULT_RULES) -> int:
 def is_junk(kind: str, value: str, rules: IdentityRules = DEFAULT_RULES) -> bool:
     """Placeholder values that must never identify anyone (``test@test.com``, ``0000000``)."""
     return rules.is_junk(kind, value)
-
-
-def lock_identifiers(session: Session, keys: Iterable[tuple[str, str]]) -> None:
-    """Serialise concurrent resolutions of the same values across workers (PostgreSQL).
-
-    Without it two workers seeing a new caller at once would each create a contact.
-    The locks are taken in sorted order in one statement, whatever their number (a page
-    can carry thousands): PostgreSQL evaluates a volatile function in the target list
-    after the ORDER BY, so two workers lock in the same order and cannot deadlock.
-    They are released at commit. SQLite needs none: one writer at a time.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    ordered = sorted({_lock_key(kind, value) for kind, value in keys})
-    if not ordered:
-        return
-    session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
-        ),
-        {"keys": ordered},
-    )
-
-
-def _lock_key(kind: str, value: str) -> int:
-    digest = hashlib.blake2b(f"{kind}\x00{value}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def find_contacts(
