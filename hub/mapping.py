@@ -9,7 +9,7 @@ when loaded, with errors naming the file, the line and the field.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -56,46 +56,63 @@ class MappedRecord:
     contact_keys: list[tuple[str, str]] = field(default_factory=list)
 
 
+#: A rule made ready to run: all the non-empty values it yields for one record.
+Plan = Callable[[Mapping[str, Any], TransformContext], list[Any]]
+
+
 @dataclass(frozen=True)
 class Mapping_:
-    """A validated mapping file."""
+    """A validated mapping file.
+
+    Each rule is also turned once into a :data:`Plan` (:func:`plan`): a backfill maps
+    every record of a page through the same few rules, and walking the rule's
+    description for each record cost about as much as the phone parsing itself.
+    """
 
     file: str
     target: str
     fields: dict[str, FieldRule]
     identifiers: dict[str, FieldRule]
     contact: dict[str, FieldRule]
+    _plans: tuple[tuple[tuple[str, Plan], ...], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        plans = tuple(
+            tuple((name, plan(rule)) for name, rule in rules.items())
+            for rules in (self.fields, self.identifiers, self.contact)
+        )
+        object.__setattr__(self, "_plans", plans)
 
     def apply(self, data: Mapping[str, Any], ctx: TransformContext) -> MappedRecord:
         """Map ``data``; pure, total on any JSON-shaped input."""
-        fields = {name: _first(evaluate(rule, data, ctx)) for name, rule in self.fields.items()}
+        fields_plan, identifiers_plan, contact_plan = self._plans
+        fields = {}
+        for name, run in fields_plan:
+            values = run(data, ctx)
+            if values:
+                fields[name] = values[0]
         if self.target == "interaction":
             # channel and direction are closed sets; a value outside them is dropped
             # (the store then uses its default) rather than stored as a new channel.
             for name, allowed in (("channel", CHANNELS), ("direction", DIRECTIONS)):
-                if fields.get(name) is not None and str(fields[name]) not in allowed:
-                    fields[name] = None
-        identifiers = _pairs(self.identifiers, data, ctx)
+                if name in fields and str(fields[name]) not in allowed:
+                    del fields[name]
         return MappedRecord(
             target=self.target,
-            fields={k: v for k, v in fields.items() if v is not None},
-            identifiers=identifiers,
-            contact_keys=_pairs(self.contact, data, ctx),
+            fields=fields,
+            identifiers=_pairs(identifiers_plan, data, ctx),
+            contact_keys=_pairs(contact_plan, data, ctx),
         )
 
 
-def _first(values: list[Any]) -> Any:
-    return values[0] if values else None
-
-
 def _pairs(
-    rules: Mapping[str, FieldRule],
+    plans: tuple[tuple[str, Plan], ...],
     data: Mapping[str, Any],
     ctx: TransformContext,
 ) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
-    for kind, rule in rules.items():
-        for value in evaluate(rule, data, ctx):
+    for kind, run in plans:
+        for value in run(data, ctx):
             pair = (kind, str(value))
             if pair not in pairs:
                 pairs.append(pair)
@@ -139,19 +156,70 @@ def _steps(path: str) -> tuple[tuple[Any, ...], bool]:
 
 def evaluate(rule: FieldRule, data: Mapping[str, Any], ctx: TransformContext) -> list[Any]:
     """All non-empty values a rule yields for ``data`` (several for ``[*]`` paths)."""
+    return plan(rule)(data, ctx)
+
+
+Getter = Callable[[Any], list[Any]]
+
+
+def _getter(path: str) -> Getter:
+    """:func:`resolve_path` for one path, with the path's steps bound in advance; plain
+    dotted names (nearly every path) walk dicts with ``get`` and no list building."""
+    steps, plain = _steps(path)
+    if not plain:
+        return lambda data: resolve_path(data, path)
+    names: tuple[str, ...] = steps
+
+    def get(data: Any) -> list[Any]:
+        node = data
+        for name in names:
+            if type(node) is dict:
+                node = node.get(name)
+            elif isinstance(node, Mapping) and name in node:
+                node = node[name]
+            else:
+                return []
+            if node is None:  # absent, or null on the way: nothing at the path
+                return []
+        return [node]
+
+    return get
+
+
+def plan(rule: FieldRule) -> Plan:
+    """``rule`` ready to run: its getters and transforms looked up once.
+
+    The same as reading each path with :func:`resolve_path` and running the named
+    transforms over each value; a structure (dict or list) met by a rule with
+    transforms is skipped (a mapping bug, never an exception); ``None`` and ``""``
+    are dropped.
+    """
+    steps = tuple((TRANSFORMS[name], arg) for name, arg in rule.transforms)
+    source: Getter
     if not rule.paths:
-        values = [rule.constant]
+        constant = rule.constant
+        source = lambda _data: [constant]  # noqa: E731 - a one-line getter
+    elif len(rule.paths) == 1:
+        source = _getter(rule.paths[0])
     else:
-        values = [v for path in rule.paths for v in resolve_path(data, path)]
-    results = []
-    for value in values:
-        if isinstance(value, dict | list) and rule.transforms:
-            continue  # a transform on a structure is a mapping bug; skip, never raise
-        for name, arg in rule.transforms:
-            value = TRANSFORMS[name](value, arg, ctx)
-        if value is not None and value != "":
-            results.append(value)
-    return results
+        getters = tuple(_getter(path) for path in rule.paths)
+        source = lambda data: [v for get in getters for v in get(data)]  # noqa: E731
+
+    if not steps:
+        return lambda data, _ctx: [v for v in source(data) if v is not None and v != ""]
+
+    def run(data: Mapping[str, Any], ctx: TransformContext) -> list[Any]:
+        results = []
+        for value in source(data):
+            if isinstance(value, dict | list):
+                continue  # a transform on a structure is a mapping bug; skip, never raise
+            for transform, arg in steps:
+                value = transform(value, arg, ctx)
+            if value is not None and value != "":
+                results.append(value)
+        return results
+
+    return run
 
 
 # ----- loading and validation -----------------------------------------------------

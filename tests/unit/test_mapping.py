@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -57,31 +58,32 @@ DOC = {
 }
 
 
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        ("name", ["Ada"]),
-        ("zero", [0]),
-        ("empty", [""]),
-        ("none", []),
-        ("contact.address.city", ["London"]),
-        ("contact.address", [{"city": "London"}]),
-        ("phones[0].number", ["1"]),
-        ("phones[1].number", ["2"]),
-        ("phones[9].number", []),
-        ("phones[*].number", ["1", "2"]),
-        ("tags[*]", ["a", "b"]),
-        ("tags[1]", ["b"]),
-        ("grid[*]", [[1, 2], [3]]),
-        ("$meta.@id", ["x-1"]),
-        ("missing", []),
-        ("contact.missing.city", []),
-        ("name.first", []),
-        ("name[0]", []),
-        ("contact[*]", []),
-        ("tags.length", []),
-    ],
-)
+RESOLVE_CASES: list[tuple[str, list[Any]]] = [
+    ("name", ["Ada"]),
+    ("zero", [0]),
+    ("empty", [""]),
+    ("none", []),
+    ("contact.address.city", ["London"]),
+    ("contact.address", [{"city": "London"}]),
+    ("phones[0].number", ["1"]),
+    ("phones[1].number", ["2"]),
+    ("phones[9].number", []),
+    ("phones[*].number", ["1", "2"]),
+    ("tags[*]", ["a", "b"]),
+    ("tags[1]", ["b"]),
+    ("grid[*]", [[1, 2], [3]]),
+    ("$meta.@id", ["x-1"]),
+    ("missing", []),
+    ("contact.missing.city", []),
+    ("name.first", []),
+    ("name[0]", []),
+    ("contact[*]", []),
+    ("tags.length", []),
+]
+RESOLVE_CASES_PATHS = [path for path, _ in RESOLVE_CASES]
+
+
+@pytest.mark.parametrize(("path", "expected"), RESOLVE_CASES)
 def test_resolve_path(path: str, expected: list[Any]) -> None:
     assert resolve_path(DOC, path) == expected
 
@@ -314,6 +316,26 @@ def test_evaluate_skips_structures_when_transforms_are_given() -> None:
     rule = FieldRule(paths=("x",), transforms=(("lower", None),))
     assert evaluate(rule, {"x": {"nested": "A"}}, US) == []
     assert evaluate(rule, {"x": ["A"]}, US) == []
+
+
+def _read_only(node: Any) -> Any:
+    """``node`` with every dict behind a read-only Mapping that is not a dict."""
+    if isinstance(node, dict):
+        return MappingProxyType({k: _read_only(v) for k, v in node.items()})
+    if isinstance(node, list):
+        return [_read_only(v) for v in node]
+    return node
+
+
+@pytest.mark.parametrize("path", RESOLVE_CASES_PATHS)
+@pytest.mark.parametrize("doc", [DOC, _read_only(DOC)], ids=["dict", "mapping"])
+def test_evaluate_reads_what_resolve_path_reads(path: str, doc: Any) -> None:
+    """A rule's prepared getter (plain paths walk dicts directly) agrees with
+    resolve_path on every path above, on dicts and on other Mappings, empty text
+    dropped."""
+    expected = [v for v in resolve_path(DOC, path) if v != ""]
+    got = evaluate(FieldRule(paths=(path,)), doc, US)
+    assert got == [_read_only(v) for v in expected]
 
 
 # ----- load_mapping: valid files ----------------------------------------------------------
