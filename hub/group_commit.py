@@ -19,16 +19,6 @@ holds it. When a batch fails:
 - anything else (a value the store refuses, say a NUL byte on PostgreSQL): the batch
   is rolled back and each request is written again alone, so one poison request gets
   its own error and its neighbours are stored.
-
-On a SQLite file the web processes take turns at the one write lock, and a commit
-with ``synchronous=FULL`` holds it for the whole flush (milliseconds, against a fraction
-of one for writing the rows): each process's batch would wait for the other's flush.
-:class:`WalFlush` lets the flush happen after the lock instead: the committer's
-connection writes its commit to the write-ahead log without flushing it, releases the
-lock, and then flushes the log file itself (``fdatasync``) before any request of the
-batch is answered. Nothing is acknowledged before its rows are on disk, as with FULL;
-what changes is only who waits for the disk while holding the lock (nobody), so the
-two processes' flushes overlap and the kernel often serves both with one.
 """
 
 from __future__ import annotations
@@ -39,7 +29,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -64,80 +54,6 @@ class _Slot(Generic[Item, Result]):
         self.wake.acquire()
 
 
-class Durability(Protocol):
-    """How a committed batch is made durable when the commit itself does not flush.
-
-    ``prepare`` runs on each connection the committer checks out, ``release`` before
-    it goes back to the pool (it must leave the connection as the pool's other users
-    expect it), and ``flush`` after each committed batch, once ``serialize`` is left and
-    before any request of the batch is answered; if ``flush`` raises, every request of
-    the batch gets that error (nothing is acknowledged that may not be on disk).
-    """
-
-    def prepare(self, conn: Connection) -> None: ...
-
-    def release(self, conn: Connection) -> None: ...
-
-    def flush(self) -> None: ...
-
-
-class WalFlush:
-    """SQLite in WAL mode: commits write the log without flushing it (``synchronous=
-    NORMAL`` on the committer's connection only), and :meth:`flush` ``fdatasync``s the
-    log file after the commit, outside the cross-process lock.
-
-    Why that is as durable as FULL for every acknowledged request: SQLite writes a
-    commit's frames to the log with ``write`` before the commit returns, and a flush of
-    the file (any descriptor of it) puts every frame written so far on disk, in order;
-    recovery replays the log up to its last complete commit. The log file cannot be
-    removed or restarted under us while the committer's connection is open (SQLite only
-    deletes it when the last connection closes, and restarts it only once a checkpoint,
-    which flushes the log and the database first under NORMAL too, has copied every
-    frame into the database). The connection goes back to the pool with FULL again.
-    """
-
-    def __init__(self, database: str) -> None:
-        self._log = database + "-wal"
-        self._deferred = False  # whether the connection of the moment leaves flushing to us
-
-    def prepare(self, conn: Connection) -> None:
-        # Only in WAL mode (a store that could not switch to it keeps flushing at commit).
-        self._deferred = _pragma(conn, "PRAGMA journal_mode") == "wal"
-        if self._deferred:
-            _pragma(conn, "PRAGMA synchronous=NORMAL")
-
-    def release(self, conn: Connection) -> None:
-        if self._deferred:
-            self._deferred = False
-            _pragma(conn, "PRAGMA synchronous=FULL")
-
-    def flush(self) -> None:
-        if not self._deferred:
-            return
-        # Opened per batch, never cached: a descriptor kept across a log deleted and
-        # created again (the store closed by every process meanwhile) would flush a
-        # file nobody writes any more.
-        fd = os.open(self._log, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
-
-
-def _pragma(conn: Connection, statement: str) -> Any:
-    """Run ``statement`` on the driver's connection and return its first value, if any.
-
-    Not through SQLAlchemy: there the statement would begin a transaction first, and
-    the store's begin hook makes that a BEGIN IMMEDIATE (the write lock)."""
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(statement)
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
-    return row[0] if row else None
-
-
 def store_is_down(exc: BaseException) -> bool:
     """A failure of the store itself, not of what was written: retrying alone won't help."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
@@ -158,7 +74,6 @@ class GroupCommit(Generic[Item, Result]):
     (:func:`file_lock`) queues the committers of several web processes in the kernel,
     which hands the lock over the moment it is released, instead of SQLite's busy
     handler, which polls with sleeps of up to 100 ms and starves the unlucky.
-    ``durability`` (:class:`WalFlush`) moves the disk flush out of ``serialize``.
 
     While batches keep coming, successive committers pass one connection along
     instead of checking one out (and pinging it) per batch. Requests that may submit
@@ -178,10 +93,8 @@ class GroupCommit(Generic[Item, Result]):
         *,
         autocommit: bool = False,
         serialize: Callable[[], AbstractContextManager[Any]] | None = None,
-        durability: Durability | None = None,
     ) -> None:
         self._engine = engine
-        self._durability = durability
         self._write = write
         self._after_commit = after_commit
         self._autocommit = autocommit
@@ -215,7 +128,7 @@ class GroupCommit(Generic[Item, Result]):
                 if not self._in_flight and not self._busy:
                     idle, self._conn = self._conn, None
             if idle is not None:
-                self._release(idle)
+                idle.close()
 
     def submit(self, item: Item) -> Result:
         """Write ``item`` durably and return its result, or raise its batch's error."""
@@ -235,7 +148,6 @@ class GroupCommit(Generic[Item, Result]):
                 with self._lock:
                     batch, self._pending = self._pending, []
                 self._commit(batch)
-            self._settle(batch)
         finally:
             for other in batch:  # only when interrupted (SystemExit in the committer)
                 if not other.done:
@@ -254,7 +166,7 @@ class GroupCommit(Generic[Item, Result]):
                 if other is not slot:
                     other.wake.release()
             if idle is not None:
-                self._release(idle)
+                idle.close()
         return _outcome(slot)
 
     def _connection(self) -> Connection:
@@ -262,38 +174,18 @@ class GroupCommit(Generic[Item, Result]):
             conn = self._engine.connect()
             if self._autocommit:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
-            if self._durability is not None:
-                try:
-                    self._durability.prepare(conn)
-                except BaseException:
-                    conn.close()
-                    raise
             self._conn = conn
         return self._conn
 
-    def _release(self, conn: Connection) -> None:
-        """Return the committer's connection to the pool as the pool's users expect it;
-        one that cannot be restored is discarded, never handed to anyone else."""
-        if self._durability is not None:
-            try:
-                self._durability.release(conn)
-            except Exception as exc:  # noqa: BLE001 - the connection is dropped instead
-                log.warning("intake.connection_dropped", extra={"error_class": type(exc).__name__})
-                conn.invalidate()
-        conn.close()
-
     def _commit(self, batch: list[_Slot[Item, Result]]) -> None:
-        """Write ``batch`` in one transaction and record each slot's outcome; never raises.
-
-        A slot's result is only recorded here: :meth:`_settle` marks it done once the
-        batch is durable."""
+        """Write ``batch`` in one transaction and settle every slot; never raises."""
         try:
             conn = self._connection()
             with conn.begin():
                 results = self._write(conn, [slot.item for slot in batch])
         except Exception as exc:  # noqa: BLE001 - settled into the slots, raised by submit
             if self._conn is not None:  # a failed batch never hands its connection on
-                self._release(self._conn)
+                self._conn.close()
                 self._conn = None
             if len(batch) > 1 and not store_is_down(exc):
                 log.warning(
@@ -304,33 +196,16 @@ class GroupCommit(Generic[Item, Result]):
                     self._commit([slot])
                 return
             for slot in batch:
-                slot.error = exc
-            return
-        for slot, result in zip(batch, results, strict=True):
-            slot.result = result
-
-    def _settle(self, batch: list[_Slot[Item, Result]]) -> None:
-        """Make the committed part of ``batch`` durable (:class:`Durability`), then mark
-        every slot done and run ``after_commit``; never raises."""
-        committed = [slot for slot in batch if slot.error is None]
-        if committed and self._durability is not None:
-            try:
-                self._durability.flush()
-            except Exception as exc:  # noqa: BLE001 - settled into the slots, raised by submit
-                log.error("intake.flush_failed", extra={"error_class": type(exc).__name__})
-                for slot in committed:
-                    slot.error, slot.result = exc, None
-                committed = []
-        for slot in batch:
-            slot.done = True
-        if not committed:
+                slot.error, slot.done = exc, True
             return
         with self._lock:
             self.batches += 1
-            self.items += len(committed)
+            self.items += len(batch)
+        for slot, result in zip(batch, results, strict=True):
+            slot.result, slot.done = result, True
         if self._after_commit is not None:
             try:
-                self._after_commit([slot.item for slot in committed])
+                self._after_commit([slot.item for slot in batch])
             except Exception as exc:  # noqa: BLE001 - the batch is committed whatever this does
                 log.error("intake.after_commit_failed", extra={"error_class": type(exc).__name__})
 

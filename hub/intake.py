@@ -25,7 +25,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.wrappers import Request
 
 from hub import inbox
-from hub.group_commit import GroupCommit, WalFlush, file_lock
+from hub.group_commit import GroupCommit, file_lock
 from hub.inbox import Incoming
 from hub.plugin import AckResponse, Connector, InboundEndpoint, InboundEvent, IntakeResult
 from hub.problems import problem
@@ -63,20 +63,17 @@ def _setup(state: BlueprintSetupState) -> None:
 
     # On PostgreSQL a batch is one statement, so it runs in autocommit mode: a single
     # round trip stores, commits and notifies (see inbox.store_batch). On a SQLite
-    # file, the web processes' committers queue on a lock file beside the database,
-    # and each flushes the write-ahead log after leaving it (WalFlush).
+    # file, the web processes' committers queue on a lock file beside the database.
     url = runtime.engine.url
-    serialize, durability = None, None
+    serialize = None
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         serialize = partial(file_lock, f"{url.database}-intake.lock")
-        durability = WalFlush(url.database)
     committer = GroupCommit(
         runtime.engine,
         write,
         committed,
         autocommit=url.get_backend_name() == "postgresql",
         serialize=serialize,
-        durability=durability,
     )
     state.app.extensions[COMMITTER] = committer
     state.app.extensions[INTAKE] = Intake(
@@ -306,7 +303,7 @@ def _store_and_ack(
         return problem(
             400, "invalid_payload", "the body holds characters the store cannot keep (a NUL byte)"
         )
-    except (DBAPIError, OSError) as exc:  # OSError: the flush of a SQLite log failed
+    except DBAPIError as exc:
         log.error("intake.store_unavailable", extra={**context, "error_class": type(exc).__name__})
         fallback = endpoint.fallback(raw)
         if fallback is not None:
