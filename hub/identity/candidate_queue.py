@@ -48,12 +48,21 @@ Queue = CandidateQueueEntry
 def enqueue(session: Session, contact_ids: Iterable[str]) -> None:
     """Note that ``contact_ids`` changed (in the caller's transaction; flush the
     contacts first). A contact already queued only counts one more touch."""
-    ids = sorted(set(contact_ids))  # sorted: concurrent writers lock rows in one order
-    if not ids:
-        return
+    rows = queue_rows(contact_ids)
+    if rows:
+        session.execute(_enqueue_statement(session.get_bind().dialect.name), rows)
+
+
+def queue_rows(contact_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The rows :func:`enqueue` upserts, for callers that send them inside a statement
+    of their own (hub/store/bulk.py on PostgreSQL, with :data:`REQUEUE`)."""
     now = utcnow()
-    rows = [{"contact_id": c, "queued_at": now, "touches": 1} for c in ids]
-    session.execute(_enqueue_statement(session.get_bind().dialect.name), rows)
+    # sorted: concurrent writers lock rows in one order
+    return [{"contact_id": c, "queued_at": now, "touches": 1} for c in sorted(set(contact_ids))]
+
+
+#: What an upsert of :func:`queue_rows` does to a contact already queued (SQL).
+REQUEUE = "ON CONFLICT (contact_id) DO UPDATE SET touches = candidate_queue.touches + 1"
 
 
 @lru_cache(maxsize=2)

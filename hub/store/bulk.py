@@ -25,20 +25,17 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
-    insert,
     literal_column,
     null,
     or_,
     select,
     text,
     union_all,
-    update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.identity.automerge import merge_targets
-from hub.identity.candidate_queue import enqueue
+from hub.identity.candidate_queue import REQUEUE, enqueue, queue_rows
 from hub.identity.resolve import (
     crowded,
     identifier_parameters,
@@ -55,9 +52,17 @@ from hub.identity.rules import (
 )
 from hub.mapping import MappedRecord
 from hub.store.coltypes import utcnow
-from hub.store.models import Contact, Identifier, IdentityLink, SourceRecord, new_contact_id
+from hub.store.models import (
+    CandidateQueueEntry,
+    Contact,
+    Identifier,
+    IdentityLink,
+    SourceRecord,
+    new_contact_id,
+)
 from hub.store.records import snapshot_of, upsert_contact_record
-from hub.store.rowsets import among_param, insert_rows, insert_sql, rows_document, update_sql
+from hub.store.rowsets import among_param, insert_sql, rows_document, update_sql
+from hub.store.sqlite_rows import insert_many, update_many
 from hub.store.survivorship import CONTACT_COLUMNS, apply_fields
 
 
@@ -206,38 +211,6 @@ def _contacts_and_held(patterns: tuple[str, ...], alone: bool) -> Any:
         .scalar_subquery()
     )
     return _statements("postgresql", alone).contacts.add_columns(held.label("held"))
-
-
-@dataclass(frozen=True)
-class _Writes:
-    new_contacts: Any
-    contacts: Any
-    new_records: Any
-    records: Any
-    new_identifiers: Any
-    links: Any
-
-
-@lru_cache(maxsize=2)
-def _writes(dialect: str) -> _Writes:
-    """The page's writes, built once per dialect (like :func:`_statements`)."""
-    contacts: Table = Contact.__table__  # type: ignore[assignment]
-    records: Table = SourceRecord.__table__  # type: ignore[assignment]
-    identifiers: Table = Identifier.__table__  # type: ignore[assignment]
-    links: Table = IdentityLink.__table__  # type: ignore[assignment]
-    builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    return _Writes(
-        new_contacts=insert(contacts),
-        contacts=update(contacts).where(contacts.c.id == bindparam("b_id")),
-        new_records=insert(records),
-        records=update(records).where(records.c.id == bindparam("b_id")).values(deleted_at=None),
-        # The page read at most K + 1 holders of a crowded value (see _Page), so a
-        # contact may already hold a key the page believes new: the unique key decides.
-        new_identifiers=builder(identifiers).on_conflict_do_nothing(
-            index_elements=["kind", "value", "contact_id"]
-        ),
-        links=insert(links),
-    )
 
 
 def _keys(connector: str, item: PageItem, rules: IdentityRules) -> list[tuple[str, str]]:
@@ -566,9 +539,8 @@ def _apply_part(
         new_identifiers += _index_keys(page, contact_id, keys, now)
         touched.append(contact_id)
         changed += record_changed
-    _write(session, page, now, new_records, updated_records, new_identifiers, links)
-    if rules.candidates.enabled:
-        enqueue(session, touched)  # scored later, off the write path
+    queued = touched if rules.candidates.enabled else []  # scored later, off the write path
+    _write(session, page, now, new_records, updated_records, new_identifiers, links, queued)
     return changed, stop
 
 
@@ -622,6 +594,7 @@ def _write(
     updated_records: list[dict[str, Any]],
     new_identifiers: list[dict[str, Any]],
     links: list[dict[str, Any]],
+    queued: list[str],
 ) -> None:
     fresh = [
         {
@@ -657,23 +630,25 @@ def _write(
             records=updated_records,
             new_identifiers=new_identifiers,
             links=links,
+            queue=queue_rows(queued),
         )
         return
-    # Core executemany on the tables: the ORM's bulk insert costs more per row than
-    # the database does.
-    writes = _writes(dialect)
+    # The driver's executemany, one statement per kind of row (hub/store/sqlite_rows.py:
+    # SQLAlchemy's Core executemany cost more per row than SQLite does).
     if fresh:
         _insert(session, "new_contacts", fresh)
-    if touched:  # Core executemany: one UPDATE statement, a parameter set per contact
-        session.execute(writes.contacts, touched)
+    if touched:
+        update_many(session, _UPDATES["contacts"][0], touched, key="b_id")
     if new_records:
         _insert(session, "new_records", new_records)
     if updated_records:
-        session.execute(writes.records, updated_records)
+        rows = [{**r, "deleted_at": None} for r in updated_records]
+        update_many(session, _UPDATES["records"][0], rows, key="b_id")
     if new_identifiers:
         _insert(session, "new_identifiers", new_identifiers)
     if links:
         _insert(session, "links", links)
+    enqueue(session, queued)
 
 
 def _write_pg(session: Session, **parts: list[dict[str, Any]]) -> None:
@@ -686,7 +661,7 @@ def _write_pg(session: Session, **parts: list[dict[str, Any]]) -> None:
     for name, rows in parts.items():
         if not rows:
             continue
-        table, _ = _INSERTS.get(name) or _UPDATES[name]
+        table = (_INSERTS.get(name) or _UPDATES.get(name) or _UPSERTS[name])[0]
         if name in _UPDATES:  # one row per id, the last as with executemany
             rows = list({r["b_id"]: r for r in rows}.values())
             rows = [{"id": r["b_id"], **{k: v for k, v in r.items() if k != "b_id"}} for r in rows]
@@ -705,6 +680,9 @@ def _pg_write_statement(shape: tuple[tuple[str, tuple[str, ...]], ...]) -> TextC
     for name, columns in shape:
         if name in _UPDATES:
             parts.append(update_sql(_UPDATES[name][0], columns, "id", name))
+        elif name in _UPSERTS:
+            table, action = _UPSERTS[name]
+            parts.append(f"{insert_sql(table, columns, (), name)} {action}")
         else:
             table, conflict = _INSERTS[name]
             parts.append(insert_sql(table, columns, conflict, name))
@@ -721,6 +699,10 @@ _INSERTS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "new_identifiers": (Identifier.__table__, ("kind", "value", "contact_id")),
     "links": (IdentityLink.__table__, ()),
 }
+#: Upserts on PostgreSQL: table, and the ON CONFLICT clause. The candidate queue rows
+#: travel with the page's writes (SQLite: :func:`hub.identity.candidate_queue.enqueue`
+#: after them), one round trip fewer per page and per single record.
+_UPSERTS: dict[str, tuple[Any, str]] = {"queue": (CandidateQueueEntry.__table__, REQUEUE)}
 #: The page's updates on PostgreSQL (see :func:`_write_pg`): table, and key.
 _UPDATES: dict[str, tuple[Any, str]] = {
     "contacts": (Contact.__table__, "id"),
@@ -729,15 +711,10 @@ _UPDATES: dict[str, tuple[Any, str]] = {
 
 
 def _insert(session: Session, name: str, rows: list[dict[str, Any]]) -> None:
-    """Insert a page's rows: on PostgreSQL as one JSON document (hub/store/rowsets.py:
-    psycopg's executemany prepared and sent every row on its own, a third of a
-    Salesforce page's write), on SQLite with the cached executemany statement."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        table, conflict = _INSERTS[name]
-        insert_rows(session, table, rows, skip_conflicts_on=conflict)
-    else:
-        session.execute(getattr(_writes(dialect), name), rows)
+    """Insert a page's rows on SQLite (PostgreSQL writes the page in one statement,
+    :func:`_write_pg`)."""
+    table, conflict = _INSERTS[name]
+    insert_many(session, table, rows, skip_conflicts_on=conflict)
 
 
 #: Tables the page path reads by key: without statistics PostgreSQL's planner filters

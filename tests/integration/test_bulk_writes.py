@@ -40,3 +40,47 @@ def test_a_stored_record_twice_in_a_page_keeps_its_later_version(runtime: Runtim
         assert [c.company for c in contacts] == ["Initech"]
         emails = session.scalars(select(Identifier.value).where(Identifier.kind == "email"))
         assert sorted(emails) == ["ana@example.com", "ana@work.example"]
+
+
+def test_the_driver_executemany_stores_what_core_stores(runtime: Runtime) -> None:
+    """SQLite's page writes bypass SQLAlchemy's executemany (hub/store/sqlite_rows.py):
+    the text stored (times, JSON) must be byte for byte what Core's insert and update
+    store, or comparisons and orderings on those columns would change."""
+    if runtime.engine.dialect.name != "sqlite":
+        return  # PostgreSQL writes the page as one statement (tested above)
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import bindparam, insert, text, update
+
+    from hub.store.sqlite_rows import insert_many, update_many
+
+    table = Contact.__table__
+    later = BASE + timedelta(days=3, microseconds=7)
+    paris = datetime(2026, 1, 1, 12, 30, tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris"))
+
+    def row(cid: str) -> dict[str, object]:
+        return {
+            "id": cid,
+            **dict.fromkeys(("display_name", "first_name", "company", "language", "tier")),
+            "last_name": "Lima",
+            "attributes": {"vip": True, "tags": ["a", "é"]},
+            "lineage": {},
+            "merged_into_id": None,
+            "created_at": BASE,
+            "updated_at": paris,
+        }
+
+    with transaction(runtime.sessions) as session:
+        session.execute(insert(table), [row("core-1"), row("core-2")])
+        insert_many(session, table, [row("raw-1"), row("raw-2")])
+        change = {"first_name": "Ana", "lineage": {"first_name": ["x"]}, "updated_at": later}
+        session.execute(
+            update(table).where(table.c.id == bindparam("b_id")),
+            [{"b_id": "core-2", **change}],
+        )
+        update_many(session, table, [{"b_id": "raw-2", **change}], key="b_id")
+    with runtime.engine.connect() as conn:
+        stored = {r[0]: r[1:] for r in conn.execute(text("SELECT * FROM contacts ORDER BY id"))}
+    assert stored["core-1"] == stored["raw-1"]
+    assert stored["core-2"] == stored["raw-2"]
+    assert stored["core-1"] != stored["core-2"]
