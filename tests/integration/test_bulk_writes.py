@@ -18,8 +18,8 @@ BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def record(company: str, minutes: int, email: str = "ana@example.com") -> SourceRecord:
-    data = {"id": "r-1", "first_name": "Ana", "last_name": "Lima", "company": company}
-    data["emails"] = [email]
+    data: dict[str, object] = {"id": "r-1", "first_name": "Ana", "last_name": "Lima"}
+    data.update(company=company, emails=[email])
     return SourceRecord("contact", "r-1", data, BASE + timedelta(minutes=minutes))
 
 
@@ -50,11 +50,11 @@ def test_the_driver_executemany_stores_what_core_stores(runtime: Runtime) -> Non
         return  # PostgreSQL writes the page as one statement (tested above)
     from zoneinfo import ZoneInfo
 
-    from sqlalchemy import bindparam, insert, text, update
+    from sqlalchemy import Table, bindparam, insert, text, update
 
     from hub.store.sqlite_rows import insert_many, update_many
 
-    table = Contact.__table__
+    table: Table = Contact.__table__  # type: ignore[assignment]
     later = BASE + timedelta(days=3, microseconds=7)
     paris = datetime(2026, 1, 1, 12, 30, tzinfo=UTC).astimezone(ZoneInfo("Europe/Paris"))
 
