@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, delete, select
+from sqlalchemy import Connection, CursorResult, Dialect, delete, select, update
 from sqlalchemy.orm import Session
 
 from hub import leases
@@ -308,6 +308,22 @@ def finish_many(session: Session, results: Sequence[tuple[int, str, str]], worke
         )
         for (status, detail), ids in groups.items()
     )
+
+
+def release(session: Session, ids: Sequence[int], worker_id: str) -> int:
+    """Give back leases ``worker_id`` holds and did not use: the events are due again
+    at once, and the claim no longer counts as an attempt. Returns how many."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(InboxEvent)
+        .where(
+            InboxEvent.id.in_(list(ids)),
+            InboxEvent.locked_by == worker_id,
+            InboxEvent.status == "pending",
+        )
+        .values(lease_until=None, locked_by=None, attempts=InboxEvent.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
 
 
 def fail(session: Session, event_id: int, worker_id: str, **kwargs: Any) -> str:

@@ -56,6 +56,19 @@ class BatchEvent:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A batchable event with its records mapped (:meth:`Pipeline.prepare`)."""
+
+    connector: str
+    received_at: datetime | None
+    contacts: tuple[bulk_store.PageItem, ...]
+    interactions: tuple[NewInteraction, ...]
+    triggers: tuple[PopTrigger, ...]
+    ignored: tuple[str, ...]  # the reasons of its Ignored notes
+    size: int  # how many changes the event held
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What processing one event did."""
 
@@ -240,7 +253,40 @@ class Pipeline:
                 return False
         return True
 
-    def apply_batch(self, session: Session, events: Sequence[BatchEvent]) -> list[Outcome]:
+    def prepare(self, event: BatchEvent) -> Prepared:
+        """Map a :meth:`batchable` event's records: the part of :meth:`apply_batch`
+        that reads nothing from the store, so a worker can do it for its next batch
+        while the current one is being applied. Raises what the mapping raises."""
+        contacts: list[bulk_store.PageItem] = []
+        interactions: list[NewInteraction] = []
+        for change in event.changes:
+            if not isinstance(change, SourceRecord):
+                continue
+            mapping = self.mappings.get(event.connector, change.object_type)
+            assert mapping is not None  # batchable() checked
+            mapped = mapping.apply(change.data, self.ctx)
+            if mapping.target == "contact":
+                contacts.append(
+                    bulk_store.PageItem(
+                        change.object_type, change.external_id, mapped, change.updated_at
+                    )
+                )
+            else:
+                ref = f"{change.object_type}:{change.external_id}"
+                interactions.append(NewInteraction(event.connector, ref, mapped, change.updated_at))
+        return Prepared(
+            event.connector,
+            event.received_at,
+            tuple(contacts),
+            tuple(interactions),
+            tuple(c for c in event.changes if isinstance(c, PopTrigger)),
+            tuple(c.reason for c in event.changes if isinstance(c, Ignored)),
+            len(event.changes),
+        )
+
+    def apply_batch(
+        self, session: Session, events: Sequence[BatchEvent | Prepared]
+    ) -> list[Outcome]:
         """Apply many events in the caller's transaction with a few statements per
         kind of row instead of a dozen per record: contact records as pages
         (:mod:`hub.store.bulk`), then new interactions (:mod:`hub.store.batch`), then
@@ -248,49 +294,32 @@ class Pipeline:
         applied one by one; a pop's context is built after the whole batch is written,
         so it already shows the batch's other interactions of that customer.
 
-        Every event must be :meth:`batchable`. Raises on any failure; the caller rolls
-        back and applies the events one by one to find the bad one.
+        Every event must be :meth:`batchable` (:meth:`prepare` may have mapped it already).
+        Raises on any failure; the caller rolls back and applies the events one by one
+        to find the bad one.
         """
+        prepared = [e if isinstance(e, Prepared) else self.prepare(e) for e in events]
         session.flush()
-        changed = [0] * len(events)
+        changed = [len(p.contacts) + len(p.interactions) for p in prepared]
         pages: dict[str, list[bulk_store.PageItem]] = {}
-        interactions: list[tuple[int, NewInteraction]] = []
-        triggers: list[tuple[int, PopTrigger]] = []
-        for n, event in enumerate(events):
-            for change in event.changes:
-                if isinstance(change, SourceRecord):
-                    mapping = self.mappings.get(event.connector, change.object_type)
-                    assert mapping is not None  # batchable() checked
-                    mapped = mapping.apply(change.data, self.ctx)
-                    changed[n] += 1
-                    if mapping.target == "contact":
-                        item = bulk_store.PageItem(
-                            change.object_type, change.external_id, mapped, change.updated_at
-                        )
-                        pages.setdefault(event.connector, []).append(item)
-                    else:
-                        ref = f"{change.object_type}:{change.external_id}"
-                        interactions.append(
-                            (n, NewInteraction(event.connector, ref, mapped, change.updated_at))
-                        )
-                elif isinstance(change, PopTrigger):
-                    triggers.append((n, change))
+        for event in prepared:
+            if event.contacts:
+                pages.setdefault(event.connector, []).extend(event.contacts)
         for connector, page in pages.items():
             bulk_store.apply_contact_page(
                 session, connector=connector, items=page, rules=self.identity
             )
-        written = self._write_interactions(session, [i for _, i in interactions])
-        for n, count in self._write_pops(session, events, triggers, written).items():
+        written = self._write_interactions(session, [i for p in prepared for i in p.interactions])
+        triggers = [(n, t) for n, p in enumerate(prepared) for t in p.triggers]
+        for n, count in self._write_pops(session, prepared, triggers, written).items():
             changed[n] += count
         session.flush()
-        outcomes = []
-        for n, event in enumerate(events):
-            reasons = [c.reason for c in event.changes if isinstance(c, Ignored)]
-            if reasons and not changed[n] and len(reasons) == len(event.changes):
-                outcomes.append(Outcome("ignored", detail="; ".join(reasons)))
-            else:
-                outcomes.append(Outcome("done", changed=changed[n]))
-        return outcomes
+        return [
+            Outcome("ignored", detail="; ".join(p.ignored))
+            if p.ignored and not changed[n] and len(p.ignored) == p.size
+            else Outcome("done", changed=changed[n])
+            for n, p in enumerate(prepared)
+        ]
 
     def _write_interactions(
         self, session: Session, items: Sequence[NewInteraction]
@@ -322,7 +351,7 @@ class Pipeline:
     def _write_pops(
         self,
         session: Session,
-        events: Sequence[BatchEvent],
+        events: Sequence[Prepared],
         triggers: Sequence[tuple[int, PopTrigger]],
         written: dict[tuple[str, str], Written],
     ) -> dict[int, int]:
@@ -408,7 +437,7 @@ def _pop_table() -> Table:
     return table
 
 
-def _pop_row(event: BatchEvent, trigger: PopTrigger, row: Written, status: str) -> dict[str, Any]:
+def _pop_row(event: Prepared, trigger: PopTrigger, row: Written, status: str) -> dict[str, Any]:
     """The row :func:`hub.store.records.record_pop` would insert for a trigger whose
     interaction the batch wrote."""
     return {
