@@ -39,9 +39,9 @@ from hub.identity.candidate_queue import score_queued
 from hub.plugin import SourceRecord
 from hub.runtime import Runtime
 from hub.settings import settings_from_dict
-from hub.store.bulk import refresh_statistics
 from hub.store.db import make_engine, transaction
 from hub.store.migrate import upgrade
+from hub.store.page_statistics import refresh_statistics
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105  (a bench-only test secret)
 SOURCES = ("events", "crm", "desk")

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import text
 
 from hub.plugin import SourceRecord
-from hub.store.bulk import READ_TABLES, refresh_statistics
 from hub.store.db import transaction
+from hub.store.page_statistics import READ_TABLES, refresh_statistics
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
