@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Row, Select, and_, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import CursorResult, Row, Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.store.coltypes import utcnow
@@ -145,20 +144,3 @@ def requeue(session: Session, model: Any, ids: Sequence[int] | None, status: str
         stmt.execution_options(synchronize_session=False)
     )
     return int(result.rowcount)
-
-
-def insert_ignoring_duplicates(
-    session: Session, model: Any, rows: list[dict[str, Any]], unique: Sequence[str]
-) -> list[int]:
-    """Insert rows, skipping those that collide on ``unique``; return the new ids.
-
-    The rows go as parameters of one cached statement (executemany, which SQLAlchemy
-    batches into multi-row INSERTs), not inlined as VALUES: compiling a statement per
-    row count cost more than the insert itself.
-    """
-    if not rows:
-        return []
-    dialect = session.get_bind().dialect.name
-    builder: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect, insert)
-    stmt = builder(model).on_conflict_do_nothing(index_elements=list(unique))
-    return [row.id for row in session.execute(stmt.returning(model.id), rows).all()]

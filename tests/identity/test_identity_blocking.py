@@ -40,7 +40,11 @@ def _score_counting(runtime: Any, contact_id: str) -> tuple[dict[Any, Any], int,
 
     def count(state: Any) -> Any:
         result = state.invoke_statement()
-        if not (state.is_select or isinstance(state.statement, TextClause)):
+        statement = state.statement
+        # Reads: selects, and text statements that are not the candidates' insert
+        # (hub.store.rowsets.insert_rows on PostgreSQL; its RETURNING rows are not read).
+        read = isinstance(statement, TextClause) and not statement.text.startswith("INSERT")
+        if not (state.is_select or read):
             return result
         frozen = result.freeze()
         counted["statements"] += 1
