@@ -18,6 +18,7 @@ import pstats
 import resource
 import sys
 import time
+from itertools import pairwise
 from typing import Any
 
 from bench.common import hub_config
@@ -73,6 +74,19 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def cpu_curve(points: list[tuple[int, float]]) -> list[tuple[int, int]]:
+    """(records, hub CPU µs per record since the previous point), about 8 points: how
+    the cost of a record grows with the store (process CPU survives a busy machine
+    better than wall time; it includes the read-ahead thread)."""
+    pairs = [
+        (n1, round((c1 - c0) / (n1 - n0) * 1e6))
+        for (n0, c0), (n1, c1) in pairwise(points)
+        if n1 > n0
+    ]
+    thin = pairs[:: max(1, len(pairs) // 8)]
+    return thin if thin[-1:] == pairs[-1:] else [*thin, pairs[-1]]
+
+
 def split(profile: cProfile.Profile) -> list[dict[str, Any]]:
     """Cumulative seconds of the :data:`SPLIT` functions (summed over matches)."""
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
@@ -102,12 +116,14 @@ def main() -> None:
     connector = runtime.connectors["crm"]
     stream = next(s for s in connector.streams() if s.name == "contacts")
     curve: list[tuple[int, float]] = []
+    cpu: list[tuple[int, float]] = [(0, time.process_time())]
     baseline = rss_mb()
     step = 20_000  # a point per 20k records, whatever the vendor's page size
 
     def progress(run: Any, _estimate: int | None) -> None:
         if not curve or run.records_read // step > curve[-1][0] // step:
             curve.append((run.records_read, round(rss_mb(), 1)))
+            cpu.append((run.records_read, time.process_time()))
         if max_seconds is not None and time.perf_counter() - started > max_seconds:
             raise TimeBoxed
 
@@ -123,6 +139,7 @@ def main() -> None:
         profiler.disable()
         profiler.dump_stats(profile_path)
     took = time.perf_counter() - started
+    cpu.append((run.records_read, time.process_time()))
     prefetched = runtime.engine.dialect.name == "postgresql" and profiler is None
     runtime.close()
     timeboxed = "TimeBoxed" in (run.error or "")
@@ -139,6 +156,7 @@ def main() -> None:
         "rss_start_mb": round(baseline, 1),
         "peak_rss_mb": round(rss_mb(), 1),
         "rss_curve": [*curve[:: max(1, len(curve) // 8)], (run.records_read, round(rss_mb(), 1))],
+        "cpu_curve": cpu_curve(cpu),
     }
     if profiler:
         result["split"] = split(profiler)
