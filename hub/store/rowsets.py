@@ -7,8 +7,11 @@ statement tens of kilobytes long that psycopg cannot cache (it caches statements
 4 KB and 50 parameters) and parses again, with a regular expression, every time:
 profiled on the pipeline bench that parsing was a fifth of the worker's CPU. Here the
 rows travel as one JSON document (one ``json.dumps``, in C) read back with
-``json_populate_recordset``, and a list as one array parameter (``= ANY(...)``), so
-the statement text is short and the same every time.
+``jsonb_populate_recordset``, and a list as one array parameter (``= ANY(...)``), so
+the statement text is short and the same every time. The document is read as
+``jsonb``, not ``json``: every JSON column is JSONB, and ``json_populate_recordset``
+parses each nested value a second time to store it (a worker batch's 50 outbox rows,
+80 KB of pop payloads: 2.2 -> 1.6 ms of server CPU, median of 8).
 
 SQLite keeps SQLAlchemy's executemany and ``IN`` (short statements, no parse cost).
 """
@@ -141,7 +144,7 @@ def insert_sql(
     picked = ", ".join(f"r.{quote(c)}" for c in columns)
     statement = (
         f"INSERT INTO {name} ({names}) SELECT {picked}"  # noqa: S608 - names from the models
-        f" FROM json_populate_recordset(NULL::{name}, CAST(:{parameter} AS json))"
+        f" FROM jsonb_populate_recordset(NULL::{name}, CAST(:{parameter} AS jsonb))"
         " WITH ORDINALITY AS r ORDER BY r.ordinality"
     )
     if conflict:
@@ -159,7 +162,7 @@ def update_sql(table: Table, columns: tuple[str, ...], key: str, parameter: str)
     assigned = ", ".join(f"{quote(c)} = r.{quote(c)}" for c in columns if c != key)
     return (
         f"UPDATE {name} AS t SET {assigned}"  # noqa: S608 - names from the models
-        f" FROM json_populate_recordset(NULL::{name}, CAST(:{parameter} AS json)) AS r"
+        f" FROM jsonb_populate_recordset(NULL::{name}, CAST(:{parameter} AS jsonb)) AS r"
         f" WHERE t.{quote(key)} = r.{quote(key)}"
     )
 
