@@ -120,10 +120,64 @@ def _held_statement(patterns: tuple[str, ...], dialect: str) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _pg_reads(types: tuple[bool, ...], kinds: tuple[bool, ...], cap: int) -> Any:
+def _pg_reads(
+    types: tuple[bool, ...], kinds: tuple[bool, ...], cap: int, patterns: tuple[str, ...]
+) -> Any:
     """PostgreSQL: the page's source records (``part`` 'r', one select per object
-    type) and the identifier rows of its keys (``part`` 'i', at most ``cap`` per key,
-    as :func:`hub.identity.resolve.identifier_rows`) as one UNION ALL."""
+    type), the identifier rows of its keys (``part`` 'i', at most ``cap`` per key, as
+    :func:`hub.identity.resolve.identifier_rows`) and the contacts those name
+    (``part`` 'c', see :func:`_named_contacts`) as one statement: one round trip where
+    the contacts took a second."""
+    rows = _pg_rows(types, kinds, cap).cte("page_rows")
+    return union_all(select(rows), _named_contacts(rows, patterns))
+
+
+def _named_contacts(rows: Any, patterns: tuple[str, ...]) -> Any:
+    """The contacts ``rows`` name, in the shape of :func:`_pg_rows`: the contact in
+    ``snapshot`` as a JSON object of :data:`_CONTACT_FIELDS` and ``held`` (what
+    :func:`_contacts_and_held` reads; NULL without limited kinds)."""
+    records: Table = SourceRecord.__table__  # type: ignore[assignment]
+    contacts: Table = Contact.__table__  # type: ignore[assignment]
+    table: Table = Identifier.__table__  # type: ignore[assignment]
+    held: Any = null()
+    if patterns:
+        held = (
+            select(func.json_agg(func.json_build_array(table.c.kind, table.c.value)))
+            .where(
+                table.c.contact_id == contacts.c.id,
+                # named: anonymous ones would be called kind_<n>, like the reads' kinds
+                or_(
+                    *(table.c.kind.like(bindparam(f"held_{i}", p)) for i, p in enumerate(patterns))
+                ),
+            )
+            .scalar_subquery()
+        )
+    fields: list[Any] = []
+    for name in _CONTACT_FIELDS:
+        fields += [literal_column(f"'{name}'"), contacts.c[name]]
+    text_null = cast(null(), String)
+    time_null = cast(null(), records.c.deleted_at.type)
+    document = func.jsonb_build_object(*fields, literal_column("'held'"), held)
+    return select(
+        literal_column("'c'"),
+        cast(null(), records.c.id.type),
+        text_null,
+        text_null,
+        contacts.c.id,
+        time_null,
+        cast(document, records.c.snapshot.type),
+        time_null,
+        text_null,
+        text_null,
+    ).where(contacts.c.id.in_(select(rows.c.contact_id).where(rows.c.contact_id.is_not(None))))
+
+
+#: The contact columns the page reads (:meth:`Page.load_contacts`).
+_CONTACT_FIELDS = ("merged_into_id", "attributes", "lineage", *CONTACT_COLUMNS)
+
+
+def _pg_rows(types: tuple[bool, ...], kinds: tuple[bool, ...], cap: int) -> Any:
+    """The records and identifier rows of :func:`_pg_reads`, as one UNION ALL."""
     records: Table = SourceRecord.__table__  # type: ignore[assignment]
     text_null = cast(null(), String)
     parts: list[Any] = [
@@ -208,6 +262,10 @@ class Page:
         self.session, self.connector, self.rules = session, connector, rules
         self.items = list(items)  # in order: a record may appear twice, like one by one
         self.keys = {id(i): page_keys(connector, i, rules) for i in self.items}
+        self.survivor: dict[str, str] = {}
+        self.contacts: dict[str, ContactState] = {}
+        #: Survivors of merged contacts read with the page, still to load.
+        self.unread: set[str] = set()
         all_keys = list(dict.fromkeys(k for ks in self.keys.values() for k in ks))
         lock_identifiers(session, all_keys)
         if session.get_bind().dialect.name == "postgresql":
@@ -218,8 +276,6 @@ class Page:
         self.by_key: dict[tuple[str, str], set[str]] = {}
         for kind, value, contact in self.triples:
             self.by_key.setdefault((kind, value), set()).add(contact)
-        self.survivor: dict[str, str] = {}
-        self.contacts: dict[str, ContactState] = {}
 
     def _load_records(self) -> dict[tuple[str, str], RecordState]:
         # Per object type, ``external_id IN (...)`` walks the unique index; a row-value
@@ -259,7 +315,9 @@ class Page:
             if len(unique) == 1:
                 params[f"ids_{i}"] = unique[0]
             types.append(len(unique) == 1)
-        statement = _pg_reads(tuple(types), kinds, self.rules.max_contacts_per_value + 1)
+        patterns = tuple(self.rules.limited_prefixes())
+        cap = self.rules.max_contacts_per_value + 1
+        statement = _pg_reads(tuple(types), kinds, cap, patterns)
         records: dict[tuple[str, str], RecordState] = {}
         triples: set[tuple[str, str, str]] = set()
         for r in self.session.execute(statement, params):
@@ -267,8 +325,10 @@ class Page:
                 records[(r.object_type, r.external_id)] = RecordState(
                     r.id, r.contact_id, r.source_updated_at, r.snapshot, r.deleted_at
                 )
-            else:
+            elif r.part == "i":
                 triples.add((r.kind, r.value, r.contact_id))
+            else:
+                self._take(r.contact_id, r.snapshot, r.snapshot["held"], bool(patterns))
         return records, triples
 
     def _load_identifiers(self, keys: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
@@ -278,7 +338,8 @@ class Page:
 
     def load_contacts(self, ids: set[str]) -> None:
         """Load contacts (following merges to their survivors) and their limited keys."""
-        pending = ids - self.contacts.keys() - self.survivor.keys()
+        pending = (ids | self.unread) - self.contacts.keys() - self.survivor.keys()
+        self.unread = set()
         dialect = self.session.get_bind().dialect.name
         patterns = tuple(self.rules.limited_prefixes())
         together = dialect == "postgresql" and bool(patterns)
@@ -286,25 +347,11 @@ class Page:
             rows = self.session.execute(*_contacts_query(dialect, pending, patterns, together))
             pending = set()
             for contact in rows:
-                if contact.merged_into_id and contact.merged_into_id != contact.id:
-                    self.survivor[contact.id] = contact.merged_into_id
-                    if contact.merged_into_id not in self.contacts:
-                        pending.add(contact.merged_into_id)
-                    continue
                 mapping = contact._mapping
-                state = ContactState(
-                    columns={c: mapping[c] for c in CONTACT_COLUMNS},
-                    attributes=dict(contact.attributes or {}),
-                    lineage=dict(contact.lineage or {}),
-                    new=False,
-                )
-                state.loaded = (dict(state.columns), dict(state.attributes), dict(state.lineage))
-                self.contacts[contact.id] = state
-                if together:
-                    for kind, value in mapping["held"] or ():
-                        if self.rules.limit(kind) is not None:
-                            state.held.setdefault(kind, set()).add(value)
-                    state.held_loaded = True
+                held = mapping["held"] if together else None
+                survivor = self._take(contact.id, mapping, held, together)
+                if survivor is not None:
+                    pending.add(survivor)
         loaded = [c for c, s in self.contacts.items() if not s.new and not s.held_loaded]
         if loaded and patterns:
             for cid, kind, value in self.session.execute(
@@ -314,6 +361,32 @@ class Page:
                     self.contacts[cid].held.setdefault(kind, set()).add(value)
         for cid in loaded:
             self.contacts[cid].held_loaded = True
+
+    def _take(self, contact_id: str, row: Any, held: Any, with_held: bool) -> str | None:
+        """Keep a contact read from the store (``row``: its :data:`_CONTACT_FIELDS`;
+        ``with_held``: ``held`` lists its values of the limited kinds as [kind, value]);
+        returns the survivor to read when it was merged and its survivor is unread."""
+        merged_into = row["merged_into_id"]
+        if merged_into and merged_into != contact_id:
+            self.survivor[contact_id] = merged_into
+            if merged_into in self.contacts:
+                return None
+            self.unread.add(merged_into)
+            return merged_into
+        state = ContactState(
+            columns={c: row[c] for c in CONTACT_COLUMNS},
+            attributes=dict(row["attributes"] or {}),
+            lineage=dict(row["lineage"] or {}),
+            new=False,
+        )
+        state.loaded = (dict(state.columns), dict(state.attributes), dict(state.lineage))
+        self.contacts[contact_id] = state
+        if with_held:
+            for kind, value in held or ():
+                if self.rules.limit(kind) is not None:
+                    state.held.setdefault(kind, set()).add(value)
+            state.held_loaded = True
+        return None
 
     def live(self, contact_id: str) -> str:
         seen = set()
