@@ -218,7 +218,7 @@ def _contacts_query(
     dialect: str, ids: set[str], patterns: tuple[str, ...], with_held: bool
 ) -> tuple[Any, dict[str, Any]]:
     """The read of contacts ``ids`` (``with_held``: :func:`_contacts_and_held`) and its
-    parameters; one id is sent as one value (see :func:`_among`)."""
+    parameters; one id is sent as one value (see :func:`hub.store.rowsets.among_param`)."""
     alone = dialect == "postgresql" and len(ids) == 1
     params = {"ids": next(iter(ids)) if alone else list(ids)}
     if with_held:

@@ -2,11 +2,12 @@
 
 SQLAlchemy's Core executemany rebuilds a parameter dictionary per row and runs every
 column's bind processor through its generic machinery: profiled on the identity bench
-that cost four times what SQLite spent inserting the rows. Here each row becomes a
+that cost more than twice what SQLite spent inserting the rows. Here each row becomes a
 tuple, the same bind processors (the columns' own: UTC datetimes as SQLAlchemy's
 SQLite text, JSON through the dialect's serializer) applied in one comprehension, and
 the statement text is built once per table and columns. What is stored is what the
-Core statement stores; a test holds the two to that (tests/integration).
+Core statement stores; a test holds the two to that
+(tests/integration/test_bulk_writes.py).
 """
 
 from __future__ import annotations
