@@ -45,7 +45,8 @@ def dataset(seed: int) -> list[SourceRecord]:
             "company": rng.choice(["Initech", "Hooli"]),
             "emails": [f"new{i}@example.com"],
         }
-        stamp = old.updated_at + timedelta(minutes=rng.choice([-30, 30]))  # type: ignore[operator]
+        assert old.updated_at is not None
+        stamp = old.updated_at + timedelta(minutes=rng.choice([-30, 30]))
         records.append(SourceRecord("contact", old.external_id, data, stamp))
     rng.shuffle(records)
     return records
