@@ -97,7 +97,7 @@ def _follow(reader: Reader, row: ContactRow) -> ContactRow | None:
 
 def live_contact_row(session: Session, contact_id: str) -> ContactRow | None:
     """The contact ``contact_id`` or, if it was merged, the one it survives in."""
-    reader = Reader(connection_for(session))
+    reader = Reader.of(connection_for(session))
     found = reader.one("contact", (contact_id,))
     return _follow(reader, ContactRow(*found[0])) if found else None
 
@@ -119,7 +119,7 @@ def _holders(reader: Reader, rows: list[ContactRow]) -> list[ContactRow]:
 
 
 def context_for_lookup(
-    session: Session,
+    reader: Reader,
     kind: str,
     value: str,
     *,
@@ -128,7 +128,8 @@ def context_for_lookup(
     rules: IdentityRules = DEFAULT_RULES,
     recent: int = RECENT,
 ) -> dict[str, Any] | None:
-    """The context of whoever holds ``kind:value`` (None: nobody does).
+    """The context of whoever holds ``kind:value`` (None: nobody does), read with
+    ``reader`` (:func:`hub.context_reads.lookup_reader`).
 
     One holder: confidence 1. Several (a shared number): the most recently active is
     shown, every holder is a candidate with an equal share of the confidence.
@@ -137,7 +138,6 @@ def context_for_lookup(
     holder: when that holder is the only one and not merged (nearly always), the answer
     takes one round trip; otherwise they are read again for the right contact.
     """
-    reader = Reader(connection_for(session, read_only=True))
     key = rules.normalise(kind, value)
     if reader.pg:  # one statement: a round trip saved is worth reads that may go unused
         found, context = split_row(reader.one(*pg_context("key", key, recent))[0])
@@ -208,7 +208,7 @@ def contexts_for_contacts(
 ) -> dict[str, dict[str, Any] | None]:
     """:func:`context_for_contact` for many contacts (a worker batch's pops): on
     PostgreSQL every statement of every contact goes in one round trip."""
-    reader = Reader(connection_for(session))
+    reader = Reader.of(connection_for(session))
     unique = list(dict.fromkeys(contact_ids))
     parts: list[tuple[list[Any], list[list[Any]]]]
     if reader.pg:

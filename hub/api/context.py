@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from hub.api.auth import require_token
 from hub.api.read import LookupError_, parse_lookup
+from hub.context_reads import lookup_reader
 from hub.customer_context import context_for_lookup
 from hub.problems import problem
 from hub.runtime import Runtime
@@ -22,9 +23,9 @@ def get_context() -> Response:
         kind, value = parse_lookup(request.args, runtime.settings.hub.default_region)
     except LookupError_ as exc:
         return problem(400, "invalid_query", str(exc))
-    with runtime.read_sessions() as session:
+    with lookup_reader(runtime.engine) as reader:
         body = context_for_lookup(
-            session,
+            reader,
             kind,
             value,
             connectors=runtime.connectors,

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from fault_helpers import HubProcess, Sender, private_postgres, wait_for
 from helpers.config import base_config
+from helpers.flow import AUTH
 from sqlalchemy import func, select
 
 from hub.runtime import Runtime
@@ -67,8 +68,10 @@ def test_postgres_restarted_mid_intake_answers_503_then_loses_and_doubles_nothin
             time.sleep(0.5)  # intake keeps refusing while the store is down
             assert len(sender.acked_snapshot()) == acked_while_up, "acknowledged with no store"
             readiness = hub_ready(hub.url)
+            lookup_while_down = context_lookup(hub.url)
             cluster.start()
             sender.join(timeout=60)
+            lookups_after = [context_lookup(hub.url) for _ in range(3)]
             runtime = Runtime.build(settings_from_dict(base_config(cluster.url), env={}))
             try:
                 wait_for(
@@ -89,8 +92,19 @@ def test_postgres_restarted_mid_intake_answers_503_then_loses_and_doubles_nothin
         finally:
             hub.stop()
     assert readiness == 503
+    assert lookup_while_down == 503  # the context API too: "retry", not a stack trace
+    assert lookups_after == [200, 200, 200]
     unexpected = {s for s in sender.statuses if s not in {"200", "503"}}
     assert not unexpected, f"intake answered {sender.statuses}"
+
+
+def context_lookup(url: str) -> int:
+    """The context API's answer for a caller of the load (event_for)."""
+    import requests
+
+    return requests.get(
+        f"{url}/api/v1/context", params={"phone": "+14155560001"}, headers=AUTH, timeout=5
+    ).status_code
 
 
 def hub_ready(url: str) -> int:

@@ -5,6 +5,7 @@ answer is the same one the ORM reads gave, in a bounded number of statements."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,6 +163,41 @@ def test_context_lookup_reads_in_a_bounded_number_of_statements(
     reads = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
     # the holders, then identifiers, records, timeline, open items, journey, candidates
     assert len(reads) == 7, reads
+
+
+def test_context_lookup_on_postgresql_is_one_statement_and_no_transaction(
+    client: Any, runtime: Runtime, tmp_path: Path
+) -> None:
+    """What the server receives for one lookup, from libpq's own trace: one statement
+    executed, and no BEGIN or ROLLBACK around it (hub.context_reads.lookup_reader)."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("the protocol trace is libpq's")
+    post(client, contact_event("c-1"))
+    post(client, interaction_event("call-1"))
+    drain(runtime)
+    assert client.get("/api/v1/context?phone=(415) 555-0142", headers=AUTH).status_code == 200
+    trace = tmp_path / "libpq.trace"
+    with trace.open("w") as sink:
+
+        def start(dbapi: Any, _record: Any, _proxy: Any) -> None:
+            dbapi.pgconn.trace(sink.fileno())
+
+        def end(dbapi: Any, _record: Any) -> None:
+            dbapi.pgconn.untrace()
+
+        event.listen(runtime.engine, "checkout", start)
+        event.listen(runtime.engine, "checkin", end)
+        try:
+            response = client.get("/api/v1/context?phone=(415) 555-0142", headers=AUTH)
+        finally:
+            event.remove(runtime.engine, "checkout", start)
+            event.remove(runtime.engine, "checkin", end)
+    assert response.status_code == 200
+    assert response.get_json()["interactions"]
+    sent = [line.split("\t") for line in trace.read_text().splitlines()]
+    messages = [fields[3].split(" ")[0] for fields in sent if len(fields) > 3 and fields[1] == "F"]
+    assert messages.count("Execute") == 1, messages
+    assert "Query" not in messages, messages  # BEGIN and ROLLBACK go as simple queries
 
 
 def test_panel_stream_delivers_pops_for_the_agent_and_for_everyone_in_order(
