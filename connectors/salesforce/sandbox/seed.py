@@ -89,6 +89,22 @@ _LOCALES: list[tuple[str, tuple[str, ...], tuple[str, ...], str, tuple[str, ...]
         ("+61 2 #### ####", "(02) #### ####", "+61 4## ### ###", "04## ### ###"),
     ),
 ]
+#: A large org's numbers cannot all sit in the fictional ranges above (555-01xx,
+#: 7946 0xxx, 7700 900xxx hold a thousand numbers each): a million contacts drawn from
+#: them would share each number ~170 times, where a real org's numbers are nearly all
+#: its own. Seeds of more than PEOPLE_PER_SPREAD people use these wider (valid) patterns
+#: and more e-mail suffixes; smaller seeds, every test's, are unchanged.
+_WIDE_PHONES = {
+    "(415) 555-0###": "(415) 2##-####",
+    "+1 415-555-0###": "+1 415-2##-####",
+    "415.555.0###": "415.2##.####",
+    "+1415555####": "+14152######",
+    "+44 20 7946 0###": "+44 20 7### ####",
+    "020 7946 0###": "020 7### ####",
+    "+44 7700 900###": "+44 77## ######",
+    "07700 900###": "077## ######",
+}
+PEOPLE_PER_SPREAD = 50_000
 _COMPANY_WORDS = (
     "Acme",
     "Globex",
@@ -125,12 +141,14 @@ _ASCII = str.maketrans("üéèëäöçãáíóúñ'ê", "ueeeaocaaiounie")
 class _Gen:
     """One seeding run: a seeded RNG, the anchor time and the ids generated so far."""
 
-    def __init__(self, store: Store, seed: int, anchor: datetime) -> None:
+    def __init__(self, store: Store, seed: int, anchor: datetime, people: int = 0) -> None:
         self.store = store
         self.rng = random.Random(seed)  # noqa: S311 - test data, not security
         self.anchor = anchor.replace(microsecond=0)
         self.ids: dict[str, list[str]] = {}
         self.burst: datetime | None = None
+        #: How much wider than a small org's the value space of e-mails and phones is.
+        self.spread = max(1, people // PEOPLE_PER_SPREAD)
 
     def digits(self, pattern: str) -> str:
         rand = self.rng.randrange
@@ -173,7 +191,9 @@ class _Gen:
         country, firsts, lasts, city, phones = _LOCALES[self.rng.randrange(len(_LOCALES))]
         first, last = self.rng.choice(firsts), self.rng.choice(lasts)
         local = f"{first}.{last}".lower().translate(_ASCII)
-        email = f"{local}{self.rng.randrange(100)}@{self.rng.choice(_MAIL_DOMAINS)}"
+        email = f"{local}{self.rng.randrange(100 * self.spread)}@{self.rng.choice(_MAIL_DOMAINS)}"
+        if self.spread > 1:
+            phones = tuple(_WIDE_PHONES.get(pattern, pattern) for pattern in phones)
         return {
             "FirstName": first,
             "LastName": last,
@@ -339,7 +359,7 @@ def seed_store(
 
     ``integration_user`` (id, username) becomes user #1, the one that logs in.
     """
-    g = _Gen(store, seed, anchor)
+    g = _Gen(store, seed, anchor, people=counts.get("Contact", 0) + counts.get("Lead", 0))
     for type_name in _FILLERS:
         count = counts.get(type_name, 0)
         if type_name == "User":

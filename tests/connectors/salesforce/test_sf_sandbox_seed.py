@@ -89,3 +89,24 @@ def test_ids_have_key_prefix_and_valid_suffix() -> None:
             assert record["Id"].startswith(prefix)
             assert len(record["Id"]) == 18
             assert normalize_id(record["Id"][:15]) == record["Id"]
+
+
+def test_a_large_org_has_numbers_and_emails_of_its_own() -> None:
+    """A small org draws US and UK numbers from the fictional ranges (a thousand each);
+    past PEOPLE_PER_SPREAD people the seed widens them, as a real org's numbers are
+    nearly all distinct (a million contacts once shared each number ~170 times)."""
+    from connectors.salesforce.sandbox.seed import PEOPLE_PER_SPREAD
+
+    def us_phones(sandbox: SalesforceSandbox) -> list[str]:
+        phones = (str(c["Phone"]) for c in sandbox.records("Contact"))
+        return [p for p in phones if p.startswith("(415)")]
+
+    small = SalesforceSandbox(seed=5, counts={"Contact": 2000}, anchor=ANCHOR)
+    assert us_phones(small)
+    assert all(p.startswith("(415) 555-0") for p in us_phones(small))
+    large = SalesforceSandbox(seed=5, counts={"Contact": 2 * PEOPLE_PER_SPREAD}, anchor=ANCHOR)
+    phones = us_phones(large)
+    assert len(phones) > 1000
+    assert len(set(phones)) > 0.95 * len(phones)
+    emails = [c["Email"] for c in large.records("Contact") if c["Email"]]
+    assert len(set(emails)) > 0.5 * len(emails)
