@@ -61,14 +61,15 @@ def _backfill(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
              "(after seeding, and its peak by the end of the run).", "",
              "| source → store / records | status | records | seconds | records/s | "
              "hub peak RSS MB (start) | sandbox RSS MB: seeded / peak (seed s) | "
-             "hub RSS curve (records, MB) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "hub RSS curve (records, MB) | hub CPU curve (records, µs per record) |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     splits = []
     for key, x in r.items():
         if "split" in x:
             splits.append((key, x))
             continue
         if "error" in x and "records_per_s" not in x:
-            lines.append(f"| {key} | failed: {x['error'][:200]} | | | | | | |")
+            lines.append(f"| {key} | failed: {x['error'][:200]} | | | | | | | |")
             continue
         ok = x["records_per_s"] >= goals["backfill_rps"]
         mem_ok = x["peak_rss_mb"] < goals["backfill_mb"]
@@ -78,7 +79,7 @@ def _backfill(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
             f"| {key} | {x['status']} | {x['records']} | {x['seconds']} | "
             f"{x['records_per_s']} ({_verdict(ok)}) | {x['peak_rss_mb']} ({x['rss_start_mb']}, "
             f"{_verdict(mem_ok)}) | {seeded} / {box.get('peak_rss_mb', '?')} "
-            f"({box.get('seed_s', '?')}) | {x['rss_curve']} |"
+            f"({box.get('seed_s', '?')}) | {x['rss_curve']} | {x.get('cpu_curve', '')} |"
         )
     for key, x in splits:
         lines += ["", f"### Where a backfill's time goes: {key} ({x['records']} records, "
