@@ -54,6 +54,19 @@ class _Slot(Generic[Item, Result]):
         self.wake.acquire()
 
 
+class _InFlight(AbstractContextManager[None]):
+    """:meth:`GroupCommit.in_flight`: one per committer, shared by its requests."""
+
+    def __init__(self, enter: Callable[[], None], leave: Callable[[], None]) -> None:
+        self._enter, self._leave = enter, leave
+
+    def __enter__(self) -> None:
+        self._enter()
+
+    def __exit__(self, *_: object) -> None:
+        self._leave()
+
+
 def store_is_down(exc: BaseException) -> bool:
     """A failure of the store itself, not of what was written: retrying alone won't help."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
@@ -104,6 +117,7 @@ class GroupCommit(Generic[Item, Result]):
         self._busy = False
         self._conn: Connection | None = None  # only the committer of the moment uses it
         self._in_flight = 0  # requests inside in_flight()
+        self._around = _InFlight(self._enter, self._leave)
         self.batches = 0  # committed batches and the items in them: for tests and metrics
         self.items = 0
 
@@ -113,22 +127,23 @@ class GroupCommit(Generic[Item, Result]):
         with self._lock:
             return len(self._pending)
 
-    @contextmanager
-    def in_flight(self) -> Iterator[None]:
+    def in_flight(self) -> AbstractContextManager[None]:
         """Around a request that may :meth:`submit`: while one is in flight, the
         connection of the last batch waits for the next; the last one out returns it."""
+        return self._around  # a plain object, not a generator per request
+
+    def _enter(self) -> None:
         with self._lock:
             self._in_flight += 1
-        try:
-            yield
-        finally:
-            idle = None
-            with self._lock:
-                self._in_flight -= 1
-                if not self._in_flight and not self._busy:
-                    idle, self._conn = self._conn, None
-            if idle is not None:
-                idle.close()
+
+    def _leave(self) -> None:
+        idle = None
+        with self._lock:
+            self._in_flight -= 1
+            if not self._in_flight and not self._busy:
+                idle, self._conn = self._conn, None
+        if idle is not None:
+            idle.close()
 
     def submit(self, item: Item) -> Result:
         """Write ``item`` durably and return its result, or raise its batch's error."""
@@ -210,23 +225,46 @@ class GroupCommit(Generic[Item, Result]):
                 log.error("intake.after_commit_failed", extra={"error_class": type(exc).__name__})
 
 
-@contextmanager
-def file_lock(path: str) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block.
+class FileLock:
+    """An exclusive ``flock`` on ``path`` (created if missing), taken around each block.
 
     Only an optimisation over SQLite's own locking: when the file cannot be opened
-    (a read-only folder), the block runs without it.
+    (a read-only folder), the block runs without it. The file is opened once per
+    process and kept (a batch then costs a lock and an unlock, not an open and a
+    close as well); a process forked after opening it opens its own, since processes
+    sharing one open file would share the lock instead of queueing on it.
     """
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        yield
-        return
-    try:
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._pid = 0
+        self._unusable = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        fd = self._descriptor()
+        if fd is None:
+            yield
+            return
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _descriptor(self) -> int | None:
+        if self._fd is not None and self._pid == os.getpid():
+            return self._fd
+        if self._unusable:
+            return None
+        try:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            self._unusable = True
+            return None
+        self._pid = os.getpid()
+        return self._fd
 
 
 def _outcome(slot: _Slot[Any, Result]) -> Result:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -25,7 +24,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.wrappers import Request
 
 from hub import inbox
-from hub.group_commit import GroupCommit, file_lock
+from hub.group_commit import FileLock, GroupCommit
 from hub.inbox import Incoming
 from hub.plugin import AckResponse, Connector, InboundEndpoint, InboundEvent, IntakeResult
 from hub.problems import problem
@@ -67,7 +66,7 @@ def _setup(state: BlueprintSetupState) -> None:
     url = runtime.engine.url
     serialize = None
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        serialize = partial(file_lock, f"{url.database}-intake.lock")
+        serialize = FileLock(f"{url.database}-intake.lock")
     committer = GroupCommit(
         runtime.engine,
         write,

@@ -21,7 +21,7 @@ from flask import Flask
 from helpers.signing import contact_event, signed
 from sqlalchemy import Engine, event, func, select
 
-from hub.group_commit import GroupCommit
+from hub.group_commit import FileLock, GroupCommit
 from hub.inbox import Incoming
 from hub.intake import COMMITTER
 from hub.plugin import InboundEvent
@@ -240,3 +240,25 @@ def test_the_connection_waits_for_requests_in_flight_and_goes_back_with_the_last
         event.remove(runtime.engine, "checkout", checkout)
     assert len(checkouts) == 2  # one for the lone batch, one shared by the next two
     assert stored_keys(runtime) == ["msg_1", "msg_2", "msg_alone"]
+
+
+def test_the_file_lock_queues_its_holders_and_keeps_its_file_open(tmp_path: Any) -> None:
+    path = str(tmp_path / "store.db-intake.lock")
+    first, second = FileLock(path), FileLock(path)  # as two web processes open it
+    order: list[str] = []
+
+    def take_second() -> None:
+        with second():
+            order.append("second")
+
+    with first():
+        waiter = threading.Thread(target=take_second)
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive()  # queued behind the holder
+        order.append("first released")
+    waiter.join(20)
+    assert order == ["first released", "second"]
+    descriptor = first._fd
+    with first():  # the same descriptor again: nothing reopened
+        assert first._fd == descriptor is not None
