@@ -70,6 +70,16 @@ def prefill(url: str, total: int, first: int = 0) -> None:
 
 
 def _work(url: str, name: str, start: Any, queue: Any) -> None:
+    """One worker process; a failure is reported on ``queue`` at once (the parent
+    would otherwise wait out its timeout for a result that never comes)."""
+    try:
+        _run_worker(url, name, start, queue)
+    except Exception as exc:
+        queue.put(("failed", f"{name}: {type(exc).__name__}: {str(exc)[:300]}"))
+        raise
+
+
+def _run_worker(url: str, name: str, start: Any, queue: Any) -> None:
     from hub.runtime import Runtime
     from hub.settings import settings_from_dict
     from hub.worker import Worker, settle_heap
@@ -108,6 +118,9 @@ def run_workers(url: str, total: int, workers: int) -> dict[str, Any]:
     start.set()
     results = [queue.get(timeout=1800) for _ in procs]
     took = time.perf_counter() - began
+    failed = [r[1] for r in results if r[0] == "failed"]
+    if failed:
+        raise RuntimeError(f"worker process failed: {failed}")
     server_cpu = server.stop()
     for proc in procs:
         proc.join()
