@@ -84,7 +84,7 @@ class GroupCommit(Generic[Item, Result]):
     committed batch (say, to wake local workers).
 
     ``serialize``, when given, is entered around each batch: on SQLite a file lock
-    (:func:`file_lock`) queues the committers of several web processes in the kernel,
+    (:class:`FileLock`) queues the committers of several web processes in the kernel,
     which hands the lock over the moment it is released, instead of SQLite's busy
     handler, which polls with sleeps of up to 100 ms and starves the unlucky.
 
