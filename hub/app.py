@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from hub.admin.views import bp as dashboard_bp
     from hub.admin.views import configure_sessions
     from hub.api.admin import bp as admin_api_bp
+    from hub.api.context import ContextFastPath
     from hub.api.context import bp as context_bp
     from hub.api.openapi import bp as openapi_bp
     from hub.api.read import bp as read_bp
@@ -60,7 +61,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     _register_request_ids(app)
     _register_health(app, runtime)
     _register_errors(app)
-    # Signed webhooks skip Flask's per-request machinery (see hub/intake.py FastPath).
+    # Signed webhooks and context lookups skip Flask's per-request machinery (see
+    # hub/intake.py FastPath and hub/api/context.py ContextFastPath).
+    app.wsgi_app = ContextFastPath(  # type: ignore[method-assign]
+        app, app.wsgi_app, request_id=request_id, finish=finish_response, on_error=error_response
+    )
     app.wsgi_app = FastPath(  # type: ignore[method-assign]
         app, request_id=request_id, finish=finish_response, on_error=error_response
     )
