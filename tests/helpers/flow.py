@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from helpers.config import TEST_TOKEN as TOKEN
 from helpers.signing import signed
 from sqlalchemy import func, select
@@ -21,6 +24,15 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def post(client: Any, payload: Any, connector: str = "events", **kwargs: Any) -> Any:
     body, headers = signed(payload, **kwargs)
     return client.post(f"/webhooks/{connector}", data=body, headers=headers)
+
+
+def request_line(caplog: pytest.LogCaptureFixture, send: Callable[[], object]) -> dict[str, Any]:
+    """The ``http.request`` log line (hub/app.py) of the one request ``send`` makes."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hub.app"):
+        send()
+    (record,) = [r for r in caplog.records if r.msg == "http.request"]
+    return {k: getattr(record, k) for k in ("method", "path", "endpoint", "status")}
 
 
 def drain(runtime: Runtime, worker_id: str = "test-worker") -> int:

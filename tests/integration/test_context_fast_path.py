@@ -5,13 +5,12 @@ the API goes to Flask."""
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 from typing import Any
 
 import pytest
 from flask import Flask
-from helpers.flow import AUTH, drain, post
+from helpers.flow import AUTH, drain, post, request_line
 from helpers.signing import contact_event, interaction_event
 
 from hub.api.context import ContextFastPath
@@ -84,13 +83,10 @@ def test_a_store_failure_is_the_same_503_on_both_routes(
 def test_the_plain_route_logs_the_request_line_flask_would(
     apps: dict[str, Flask], caplog: pytest.LogCaptureFixture
 ) -> None:
-    lines = []
-    for app in apps.values():
-        caplog.clear()
-        with caplog.at_level(logging.INFO, logger="hub.app"):
-            answer(app, "?phone=(415) 555-0142", AUTH)
-        (record,) = [r for r in caplog.records if r.msg == "http.request"]
-        lines.append({k: getattr(record, k) for k in ("method", "path", "endpoint", "status")})
+    lines = [
+        request_line(caplog, partial(answer, app, "?phone=(415) 555-0142", AUTH))
+        for app in apps.values()
+    ]
     expected = {
         "method": "GET",
         "path": "/api/v1/context",

@@ -6,13 +6,13 @@ to a declared storing endpoint with a Content-Length within the limit goes to Fl
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
 import pytest
 from flask import Flask
+from helpers.flow import request_line
 from helpers.signing import contact_event, signed
 from sqlalchemy import event, func, select
 
@@ -155,14 +155,12 @@ def test_an_unexpected_error_is_the_app_handlers_500_on_both_routes(
 def test_the_plain_route_logs_the_request_line_flask_would(
     apps: dict[str, Flask], caplog: pytest.LogCaptureFixture
 ) -> None:
-    lines = []
-    for app in apps.values():
-        caplog.clear()
-        with caplog.at_level(logging.INFO, logger="hub.app"):
-            body, headers = signed(contact_event())
-            app.test_client().post("/webhooks/events", data=body, headers=headers)
-        (record,) = [r for r in caplog.records if r.msg == "http.request"]
-        lines.append({k: getattr(record, k) for k in ("method", "path", "endpoint", "status")})
+
+    def send(app: Flask) -> None:
+        body, headers = signed(contact_event())
+        app.test_client().post("/webhooks/events", data=body, headers=headers)
+
+    lines = [request_line(caplog, partial(send, app)) for app in apps.values()]
     assert (
         lines[0]
         == lines[1]
