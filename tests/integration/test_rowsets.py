@@ -13,7 +13,7 @@ from sqlalchemy.exc import StatementError
 from hub.runtime import Runtime
 from hub.store.db import transaction
 from hub.store.models import Delivery, Pop
-from hub.store.rowsets import among, insert_rows
+from hub.store.rowsets import among, among_param, insert_rows
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -88,3 +88,32 @@ def test_among_selects_what_in_selects(runtime: Runtime) -> None:
         none = session.scalars(select(Pop.id).where(among(session, Pop.id, []))).all()
     assert sorted(found) == ["k-1", "k-3"]
     assert none == []
+
+
+def test_among_param_is_one_statement_text_whatever_the_list_length(runtime: Runtime) -> None:
+    """A statement built once with ``among_param`` selects what ``IN`` selects for any
+    list, and sends the same SQL text for every length (so the driver's statement cache
+    holds one statement, not one per page size)."""
+    from sqlalchemy import event
+
+    with transaction(runtime.sessions) as session:
+        insert_rows(session, _table(Pop), [_pop(f"k-{n}") for n in range(5)])
+    dialect = runtime.engine.dialect.name
+    query = select(Pop.trigger_key).where(among_param(Pop.trigger_key, "keys", dialect))
+    texts: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        texts.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        with runtime.read_sessions() as session:
+            found = [
+                sorted(session.scalars(query, {"keys": keys}).all())
+                for keys in (["k-1"], ["k-1", "k-3", "x"], [f"k-{n}" for n in range(40)], [])
+            ]
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+    assert found == [["k-1"], ["k-1", "k-3"], [f"k-{n}" for n in range(5)], []]
+    selects = {t for t in texts if t.lstrip().upper().startswith("SELECT")}
+    assert len(selects) == 1, texts
