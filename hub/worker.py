@@ -36,6 +36,15 @@ log = logging.getLogger(__name__)
 _Item = tuple[inbox.Claimed, Sequence[Change] | Exception, Prepared | None]
 
 
+#: How many times a batch chosen as a deadlock victim is applied before the error stands.
+DEADLOCK_ATTEMPTS = 3
+
+
+def is_deadlock(exc: OperationalError) -> bool:
+    """PostgreSQL's "deadlock detected" (SQLSTATE 40P01)."""
+    return getattr(exc.orig, "sqlstate", None) == "40P01"
+
+
 class LeaseLostError(RuntimeError):
     """Another worker took over an event of the batch (our lease ran out)."""
 
@@ -98,10 +107,25 @@ class Worker:
             return item, result, None
 
     def _apply_batch(self, items: list[_Item]) -> int:
+        """Apply a claimed batch in one transaction. A deadlock victim is retried at
+        once: two workers' batches can lock identifiers in crossing orders (a batch
+        locks its contact records' identifiers, then its interactions', each call in
+        ascending order), PostgreSQL then aborts one of the two transactions, and
+        everything it did is rolled back, so applying the batch again is safe."""
         if not items:
             return 0
-        with transaction(self.runtime.sessions) as session:
-            self._apply_all(session, items)
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                with transaction(self.runtime.sessions) as session:
+                    self._apply_all(session, items)
+                break
+            except OperationalError as exc:
+                if not is_deadlock(exc) or attempt == DEADLOCK_ATTEMPTS:
+                    raise
+                log.warning(
+                    "worker.deadlock_retried",
+                    extra={"events": len(items), "attempt": attempt, "worker": self.worker_id},
+                )
         log.info("worker.batch_done", extra={"events": len(items), "worker": self.worker_id})
         return len(items)
 

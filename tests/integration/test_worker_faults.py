@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers.config import REPO, TEST_SECRET, base_config
 from helpers.flow import count, drain, post
 from helpers.signing import contact_event, interaction_event
@@ -160,7 +161,7 @@ def test_concurrent_workers_never_hold_the_same_event(make_runtime: Any) -> None
         time.sleep(0.002)
         return original(connector, event)
 
-    runtime.pipeline.interpret = recording  # type: ignore[method-assign]
+    runtime.pipeline.interpret = recording
     errors: list[BaseException] = []
 
     def run(name: str) -> None:
@@ -235,3 +236,42 @@ def test_a_batch_claimed_ahead_whose_leases_ran_out_is_claimed_afresh(make_runti
             pass
     assert claimed_once_each(runtime)
     assert count(runtime, Interaction) == EVENTS // 2
+
+
+def test_a_deadlock_victims_batch_is_applied_again_and_other_store_errors_stand(
+    runtime: Any, client: Any, monkeypatch: Any
+) -> None:
+    """PostgreSQL aborts one of two transactions that lock in crossing orders ("deadlock
+    detected"): the victim's batch is rolled back whole, so the worker applies it again
+    instead of leaving its events leased until the leases run out."""
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError
+
+    from hub import worker as worker_module
+
+    assert post(client, contact_event("c-1")).status_code == 200
+    assert post(client, contact_event("c-2", first_name="Grace")).status_code == 200
+    worker = Worker(runtime, worker_id="w-deadlock")
+    applied = Worker._apply_all
+    failures: list[Exception] = [psycopg.errors.DeadlockDetected("deadlock detected")]
+
+    def once_a_victim(self: Worker, session: Any, items: Any) -> None:
+        applied(self, session, items)  # its writes are rolled back with the transaction
+        if failures:
+            raise OperationalError("SELECT pg_advisory_xact_lock(1)", {}, failures.pop())
+
+    monkeypatch.setattr(Worker, "_apply_all", once_a_victim)
+    assert worker.run_once() == 2
+    assert count(runtime, Contact) == 2
+    with runtime.read_sessions() as session:
+        statuses = session.scalars(select(InboxEvent.status)).all()
+    assert statuses == ["done", "done"]
+
+    assert post(client, contact_event("c-3", first_name="Ada")).status_code == 200
+    failures.extend([psycopg.errors.DeadlockDetected("deadlock")] * worker_module.DEADLOCK_ATTEMPTS)
+    with pytest.raises(OperationalError):
+        worker.run_once()  # a deadlock every time: the error stands after the attempts
+    assert post(client, contact_event("c-4", first_name="Alan")).status_code == 200
+    failures[:] = [psycopg.errors.AdminShutdown("terminating connection")]
+    with pytest.raises(OperationalError):
+        worker.run_once()  # not a deadlock: never retried here
