@@ -237,10 +237,6 @@ def lookup_reader(engine: Engine) -> Iterator[Reader]:
         else:
             driver.execute("BEGIN")
         yield Reader(driver, pg)
-        if pg:
-            driver.autocommit = False
-        else:
-            driver.rollback()
     except dbapi_error as exc:
         # What a Session would do: a lost server drops the connection from the pool and
         # the error is SQLAlchemy's, which the app answers with 503, not 500.
@@ -252,7 +248,23 @@ def lookup_reader(engine: Engine) -> Iterator[Reader]:
         ) from exc
     finally:
         if pooled is not None:
-            pooled.close()
+            _hand_back(pooled, pg, dbapi_error)
+
+
+def _hand_back(pooled: Any, pg: bool, dbapi_error: type[Exception]) -> None:
+    """Return the connection to the pool as it was lent, whatever happened meanwhile:
+    a PostgreSQL connection left in autocommit would run the next unit of work that
+    borrows it without a transaction."""
+    try:
+        if pooled.is_valid:
+            if pg:
+                pooled.driver_connection.autocommit = False
+            else:
+                pooled.driver_connection.rollback()
+    except dbapi_error as exc:
+        pooled.invalidate(exc)
+    finally:
+        pooled.close()
 
 
 def context_queries(

@@ -244,3 +244,24 @@ def test_pops_keep_reaching_other_processes_after_the_notify_connection_drops(
         DeliveryWorker(worker, "w").run_once()
         message = inbox.get(timeout=5)
         assert message["interactions"][0]["source"]["ref"] == f"interaction:call-{n}"
+
+
+def test_a_failed_lookup_hands_its_connection_back_as_it_was_lent(runtime: Runtime) -> None:
+    """Whatever breaks inside a lookup, the pooled connection goes back outside autocommit
+    and outside a transaction, so the next unit of work that borrows it is atomic."""
+    from hub.context_reads import lookup_reader
+
+    runtime.engine.dispose()  # one pooled connection: the next checkout is this one
+    with pytest.raises(RuntimeError), lookup_reader(runtime.engine):
+        raise RuntimeError("a bug in the middle of a lookup")
+    pooled = runtime.engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        if runtime.engine.dialect.name == "postgresql":
+            assert driver is not None
+            assert driver.autocommit is False
+        else:
+            assert driver is not None
+            assert not driver.in_transaction
+    finally:
+        pooled.close()
