@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.orm import Session
 
 from hub import inbox, leases
-from hub.pipeline import BatchEvent, Prepared
+from hub.batch_apply import BatchEvent, Prepared
 from hub.plugin import Change
 from hub.runtime import Runtime
 from hub.store.db import transaction

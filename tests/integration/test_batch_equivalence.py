@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from hub import inbox
-from hub.pipeline import BatchEvent
+from hub.batch_apply import BatchEvent
 from hub.plugin import Change, InboundEvent
 from hub.runtime import Runtime
 from hub.store import batch as batch_store
