@@ -23,10 +23,13 @@ from typing import Any
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
+from hub.identity.keylocks import read_after_locks
 from hub.identity.resolve import (
     UNRESOLVED_PREFIX,
     held_values,
+    identifier_parameters,
     identifier_rows,
+    identifier_rows_statement,
     lock_identifiers,
 )
 from hub.identity.rules import IdentityRules, over_limit
@@ -127,9 +130,8 @@ class InteractionBatch:
         self.session.flush()
         keys = [self.rules.usable(contact_keys(i.connector, i.mapped)) for i in items]
         all_keys = list(dict.fromkeys(k for ks in keys for k in ks))
-        lock_identifiers(self.session, all_keys)
         markers = [(UNRESOLVED_PREFIX + kind, value) for kind, value in all_keys]
-        index = _KeyIndex.load(self.session, [*all_keys, *markers])
+        index = _KeyIndex.load(self.session, [*all_keys, *markers], lock=all_keys)
         limited = {kind for kind, _ in all_keys if self.rules.limit(kind) is not None}
         if limited:
             holders = {c for key in all_keys for c in index.live.get(key, ())}
@@ -224,9 +226,19 @@ class _KeyIndex:
         self.held: dict[str, dict[str, set[str]]] = {}
 
     @classmethod
-    def load(cls, session: Session, keys: list[Key]) -> _KeyIndex:
+    def load(cls, session: Session, keys: list[Key], *, lock: list[Key]) -> _KeyIndex:
+        """Every holder of ``keys``, read once ``lock`` is locked (PostgreSQL: the lock
+        and the read in one round trip, :func:`hub.identity.keylocks.read_after_locks`)."""
         index = cls()
-        for kind, value, contact, merged in identifier_rows(session, keys):
+        dialect = session.get_bind().dialect.name
+        params, shape = identifier_parameters(keys, dialect)
+        if dialect == "postgresql" and params:
+            statement = identifier_rows_statement(shape, None, dialect)
+            rows = read_after_locks(session, lock, statement, params)
+        else:
+            lock_identifiers(session, lock)  # nothing to lock: one writer at a time
+            rows = identifier_rows(session, keys)
+        for kind, value, contact, merged in rows:
             index.live.setdefault((kind, value), set()).add(merged or contact)
             index.direct.add(((kind, value), contact))
         return index

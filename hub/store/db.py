@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///var/threadline.db"
@@ -124,3 +124,21 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+@contextmanager
+def driver_errors(conn: Connection) -> Iterator[None]:
+    """Work done straight on ``conn``'s DBAPI connection (psycopg's pipeline mode, which
+    SQLAlchemy cannot drive), its driver errors raised as SQLAlchemy's, as if SQLAlchemy
+    had run the statements: a lost server invalidates the connection, and callers keep
+    one kind of error to handle (a worker's deadlock retry, intake's 503)."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            None, None, exc, dbapi_error, connection_invalidated=lost, dialect=conn.dialect
+        ) from exc

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from hub.identity.keylocks import read_after_locks
 from hub.identity.resolve import (
     identifier_parameters,
     identifier_rows,
@@ -130,6 +131,11 @@ def _pg_reads(
     the contacts took a second."""
     rows = _pg_rows(types, kinds, cap).cte("page_rows")
     return union_all(select(rows), _named_contacts(rows, patterns))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A time read by the driver as its column type would give it (UTCDateTime)."""
+    return value.astimezone(UTC) if value is not None else None
 
 
 def _named_contacts(rows: Any, patterns: tuple[str, ...]) -> Any:
@@ -267,10 +273,10 @@ class Page:
         #: Survivors of merged contacts read with the page, still to load.
         self.unread: set[str] = set()
         all_keys = list(dict.fromkeys(k for ks in self.keys.values() for k in ks))
-        lock_identifiers(session, all_keys)
         if session.get_bind().dialect.name == "postgresql":
-            self.records, self.triples = self._load_together(all_keys)
+            self.records, self.triples = self._lock_and_load(all_keys)
         else:
+            lock_identifiers(session, all_keys)  # nothing to lock: one writer at a time
             self.records = self._load_records()
             self.triples = self._load_identifiers(all_keys)
         self.by_key: dict[tuple[str, str], set[str]] = {}
@@ -297,12 +303,12 @@ class Page:
             for r in rows
         }
 
-    def _load_together(
+    def _lock_and_load(
         self, keys: list[tuple[str, str]]
     ) -> tuple[dict[tuple[str, str], RecordState], set[tuple[str, str, str]]]:
-        """PostgreSQL: :meth:`_load_records` and :meth:`_load_identifiers` in one
-        statement, one round trip (after the locks: a statement reads what was
-        committed when it began)."""
+        """PostgreSQL: lock the page's identifiers, then read :meth:`_load_records` and
+        :meth:`_load_identifiers` in one statement, the two in one round trip
+        (:func:`hub.identity.keylocks.read_after_locks`)."""
         by_type: dict[str, list[str]] = {}
         for item in self.items:
             by_type.setdefault(item.object_type, []).append(item.external_id)
@@ -318,17 +324,18 @@ class Page:
         patterns = tuple(self.rules.limited_prefixes())
         cap = self.rules.max_contacts_per_value + 1
         statement = _pg_reads(tuple(types), kinds, cap, patterns)
+        rows = read_after_locks(self.session, keys, statement, params)
         records: dict[tuple[str, str], RecordState] = {}
         triples: set[tuple[str, str, str]] = set()
-        for r in self.session.execute(statement, params):
-            if r.part == "r":
-                records[(r.object_type, r.external_id)] = RecordState(
-                    r.id, r.contact_id, r.source_updated_at, r.snapshot, r.deleted_at
+        for part, id_, otype, external, contact, updated, snapshot, deleted, kind, value in rows:
+            if part == "r":
+                records[(otype, external)] = RecordState(
+                    id_, contact, _utc(updated), snapshot, _utc(deleted)
                 )
-            elif r.part == "i":
-                triples.add((r.kind, r.value, r.contact_id))
+            elif part == "i":
+                triples.add((kind, value, contact))
             else:
-                self._take(r.contact_id, r.snapshot, r.snapshot["held"], bool(patterns))
+                self._take(contact, snapshot, snapshot["held"], bool(patterns))
         return records, triples
 
     def _load_identifiers(self, keys: list[tuple[str, str]]) -> set[tuple[str, str, str]]:

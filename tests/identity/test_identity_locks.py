@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,6 +144,64 @@ def test_a_single_record_waits_for_a_page_holding_its_email_and_joins_its_contac
             select(Identifier.contact_id).where(Identifier.value == "ana@example.com")
         ).all()
     assert len(set(holders)) == 1
+
+
+def test_a_page_sends_its_locks_and_its_read_in_one_round_trip(
+    make_runtime: Any, tmp_path: Path
+) -> None:
+    """libpq's own trace of a record applied in a transaction already begun: the lock
+    statement and the page's read go out with no Sync between them (one round trip,
+    psycopg's pipeline mode), and the read still follows the locks."""
+    runtime = make_runtime(connectors=[_connector("events")])
+    record = person("ana-crm", "Ana", "Silva", emails=["ana@example.com"])
+    trace = tmp_path / "libpq.trace"
+    with transaction(runtime.sessions) as session, trace.open("w") as sink:
+        session.execute(text("SELECT 1"))  # BEGIN is behind us
+        pgconn = session.connection().connection.dbapi_connection.pgconn
+        pgconn.trace(sink.fileno())
+        try:
+            runtime.pipeline.apply(session, runtime.connectors["events"], [record])
+        finally:
+            pgconn.untrace()
+    sent = [line.split("\t") for line in trace.read_text().splitlines()]
+    messages = [" ".join(f[3:]) for f in sent if len(f) > 3 and f[1] == "F"]
+    kinds = [m.split(" ")[0] for m in messages]
+    lock = next(i for i, m in enumerate(messages) if "pg_advisory_xact_lock" in m)
+    read = next(i for i, m in enumerate(messages) if "page_rows" in m)
+    assert lock < read
+    assert "Sync" not in kinds[lock:read], kinds
+    with runtime.read_sessions() as session:
+        assert session.scalar(
+            select(Identifier.contact_id).where(Identifier.value == "ana@example.com")
+        )
+
+
+def test_a_lock_the_page_cannot_take_fails_as_sqlalchemys_error_and_rolls_back(
+    make_runtime: Any,
+) -> None:
+    """An error in the pipelined statements is SQLAlchemy's (a worker retries a deadlock
+    victim by its SQLSTATE; intake answers a lost store with 503), and the session that
+    saw it rolls back and goes on."""
+    runtime = make_runtime(connectors=[_connector("events")])
+    record = person("ana-crm", "Ana", "Silva", emails=["ana@example.com"])
+    holder, waiter = runtime.sessions(), runtime.sessions()
+    try:
+        lock_identifiers(holder, [("email", "ana@example.com")])
+        waiter.execute(text("SET lock_timeout = '50ms'"))
+        with pytest.raises(OperationalError) as failed:
+            runtime.pipeline.apply(waiter, runtime.connectors["events"], [record])
+        assert failed.value.orig.sqlstate == "55P03"  # type: ignore[union-attr]
+        waiter.rollback()
+        holder.rollback()
+        runtime.pipeline.apply(waiter, runtime.connectors["events"], [record])
+        waiter.commit()
+    finally:
+        holder.close()
+        waiter.close()
+    with runtime.read_sessions() as session:
+        assert session.scalar(
+            select(Identifier.contact_id).where(Identifier.value == "ana@example.com")
+        )
 
 
 def _connector(name: str) -> dict[str, Any]:
