@@ -88,3 +88,21 @@ def hub_intake(url: str, folder: Path, count: int, seconds: float, clients: int)
     result["stored"] = stored
     result["durable"] = stored == result["ok"]
     return result
+
+
+def median_round(played: list[dict[str, Any]], stores: list[str]) -> dict[str, Any]:
+    """The report's figures from rounds of runs: per server the run with the median
+    ratio (the no-op: the median rate), and every round's rates and ratios beside."""
+
+    def median_by(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+        return sorted(runs, key=lambda run: run[key])[(len(runs) - 1) // 2]
+
+    out: dict[str, Any] = {"baseline": median_by([r["baseline"] for r in played], "rps")}
+    for store in stores:
+        out[store] = median_by([r[store] for r in played], "ratio")
+    out["rounds"] = [
+        {"baseline_rps": r["baseline"]["rps"]}
+        | {store: {"rps": r[store]["rps"], "ratio": r[store]["ratio"]} for store in stores}
+        for r in played
+    ]
+    return out

@@ -31,6 +31,12 @@ def _intake(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
                 f"({_verdict(x['ratio'] >= goals['intake_ratio'])}) | "
                 f"{x.get('server_cpu_ms_per_req', 'n/a')} | {x.get('load_avg_1m', 'n/a')} |"
             )
+    if len(r.get("rounds", [])) > 1:
+        lines += ["", "Every round (no-op req/s; hub req/s and ratio per store): " + "; ".join(
+            f"{n}: {x['baseline_rps']}, " + ", ".join(
+                f"{store} {x[store]['rps']} ({x[store]['ratio']})"
+                for store in ("sqlite", "postgresql") if store in x)
+            for n, x in enumerate(r["rounds"], 1))]  # fmt: skip
     return lines
 
 
