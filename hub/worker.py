@@ -28,6 +28,7 @@ from hub.batch_apply import BatchEvent, Prepared
 from hub.plugin import Change
 from hub.runtime import Runtime
 from hub.store.db import transaction
+from hub.store.page_statistics import WORKER_TABLES, refresh_statistics
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ _Item = tuple[inbox.Claimed, Sequence[Change] | Exception, Prepared | None]
 
 #: How many times a batch chosen as a deadlock victim is applied before the error stands.
 DEADLOCK_ATTEMPTS = 3
+#: How often a busy worker looks whether the tables it reads need new statistics.
+STATISTICS_EVERY_SECONDS = 5.0
 
 
 def is_deadlock(exc: OperationalError) -> bool:
@@ -66,6 +69,7 @@ class Worker:
         self.runtime = runtime
         self.settings = runtime.settings.hub.worker
         self.worker_id = worker_id or default_worker_id()
+        self._statistics_due = 0.0
 
     def run_once(self) -> int:
         """Claim and process one batch; return how many events it held."""
@@ -127,7 +131,27 @@ class Worker:
                     extra={"events": len(items), "attempt": attempt, "worker": self.worker_id},
                 )
         log.info("worker.batch_done", extra={"events": len(items), "worker": self.worker_id})
+        self._refresh_statistics()
         return len(items)
+
+    def _refresh_statistics(self) -> None:
+        """PostgreSQL: ANALYZE the tables a batch reads by key once they have grown by
+        a fifth (:func:`hub.store.page_statistics.refresh_statistics`), looked at every
+        few seconds. The hub must not depend on autovacuum for its plans: where it is
+        off, or lags a burst, a fresh store kept the plans of an empty one, and a 100-event
+        batch's page read took 44 ms instead of a few (1 worker: 775 events/s, PostgreSQL
+        at 1.0 ms of CPU per event). A failure here only costs the refresh."""
+        now = time.monotonic()
+        if now < self._statistics_due:
+            return
+        self._statistics_due = now + STATISTICS_EVERY_SECONDS
+        try:
+            analyzed = refresh_statistics(self.runtime.engine, tables=WORKER_TABLES)
+        except DBAPIError as exc:
+            log.warning("worker.statistics_failed", extra={"error": type(exc).__name__})
+            return
+        if analyzed:
+            log.info("worker.statistics_refreshed", extra={"tables": analyzed})
 
     def _apply_all(self, session: Session, items: list[_Item]) -> None:
         """Consecutive prepared events go through the batch path together; the

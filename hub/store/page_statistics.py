@@ -8,11 +8,21 @@ from sqlalchemy import Engine, text
 #: ``external_id = ANY(...)`` / ``value = ANY(...)`` over every row of a kind (or scans
 #: the identifiers), so each page read more than the last.
 READ_TABLES = ("contacts", "identifiers", "source_records")
+#: What a worker batch reads by key besides: existing interactions by source ref, the
+#: journeys of their contacts, pops by trigger key, and the inbox it claims from.
+WORKER_TABLES = (*READ_TABLES, "interactions", "journeys", "pops", "inbox_events")
 
 
-def refresh_statistics(engine: Engine, *, fraction: float = 0.2, floor: int = 1_000) -> list[str]:
-    """PostgreSQL: ANALYZE the tables the page path reads once more than ``fraction`` of
-    their rows (plus ``floor``) changed since their last analyze; returns those analyzed.
+def refresh_statistics(
+    engine: Engine,
+    *,
+    fraction: float = 0.2,
+    floor: int = 1_000,
+    tables: tuple[str, ...] = READ_TABLES,
+) -> list[str]:
+    """PostgreSQL: ANALYZE ``tables`` (by default those the page path reads) once more
+    than ``fraction`` of their rows (plus ``floor``) changed since their last analyze;
+    returns those analyzed.
 
     A backfill into a fresh store grows the tables faster than autovacuum (if it runs
     at all) re-reads them, and with stale statistics the planner chose plans that grow
@@ -31,11 +41,11 @@ def refresh_statistics(engine: Engine, *, fraction: float = 0.2, floor: int = 1_
                     "SELECT relname, n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables"
                     " WHERE schemaname = current_schema() AND relname = ANY(:names)"
                 ),
-                {"names": list(READ_TABLES)},
+                {"names": list(tables)},
             )
             if changed > floor + fraction * live
         ]
-        for name in sorted(stale):  # names from READ_TABLES, never from input
+        for name in sorted(stale):  # as the catalogue names them (callers pass constants)
             conn.execute(text(f"ANALYZE {name}"))
         conn.commit()
     return sorted(stale)
