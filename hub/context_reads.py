@@ -21,8 +21,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+from hub.store.db import sqlalchemy_error
 
 #: Statuses of cases, tickets and conversations that still need someone.
 OPEN_STATUSES = (
@@ -240,12 +241,10 @@ def lookup_reader(engine: Engine) -> Iterator[Reader]:
     except dbapi_error as exc:
         # What a Session would do: a lost server drops the connection from the pool and
         # the error is SQLAlchemy's, which the app answers with 503, not 500.
-        lost = pooled is None or engine.dialect.is_disconnect(exc, pooled.dbapi_connection, None)
-        if lost and pooled is not None:
+        error = sqlalchemy_error(exc, engine.dialect, pooled.dbapi_connection if pooled else None)
+        if error.connection_invalidated and pooled is not None:
             pooled.invalidate(exc)
-        raise DBAPIError.instance(
-            None, None, exc, dbapi_error, connection_invalidated=lost
-        ) from exc
+        raise error from exc
     finally:
         if pooled is not None:
             _hand_back(pooled, pg, dbapi_error)

@@ -28,9 +28,7 @@ from hub.identity.resolve import (
     UNRESOLVED_PREFIX,
     held_values,
     identifier_parameters,
-    identifier_rows,
     identifier_rows_statement,
-    lock_identifiers,
 )
 from hub.identity.rules import IdentityRules, over_limit
 from hub.mapping import MappedRecord
@@ -227,18 +225,15 @@ class _KeyIndex:
 
     @classmethod
     def load(cls, session: Session, keys: list[Key], *, lock: list[Key]) -> _KeyIndex:
-        """Every holder of ``keys``, read once ``lock`` is locked (PostgreSQL: the lock
-        and the read in one round trip, :func:`hub.identity.keylocks.read_after_locks`)."""
+        """Every holder of ``keys``, read once ``lock`` (some of ``keys``) is locked
+        (:func:`hub.identity.keylocks.read_after_locks`)."""
         index = cls()
         dialect = session.get_bind().dialect.name
         params, shape = identifier_parameters(keys, dialect)
-        if dialect == "postgresql" and params:
-            statement = identifier_rows_statement(shape, None, dialect)
-            rows = read_after_locks(session, lock, statement, params)
-        else:
-            lock_identifiers(session, lock)  # nothing to lock: one writer at a time
-            rows = identifier_rows(session, keys)
-        for kind, value, contact, merged in rows:
+        if not params:  # no keys: nothing to read, nothing to lock
+            return index
+        statement = identifier_rows_statement(shape, None, dialect)
+        for kind, value, contact, merged in read_after_locks(session, lock, statement, params):
             index.live.setdefault((kind, value), set()).add(merged or contact)
             index.direct.add(((kind, value), contact))
         return index

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Dialect, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -132,13 +132,22 @@ def driver_errors(conn: Connection) -> Iterator[None]:
     SQLAlchemy cannot drive), its driver errors raised as SQLAlchemy's, as if SQLAlchemy
     had run the statements: a lost server invalidates the connection, and callers keep
     one kind of error to handle (a worker's deadlock retry, intake's 503)."""
-    dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         yield
-    except dbapi_error as exc:
-        lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
-        if lost:
+    except conn.dialect.loaded_dbapi.Error as exc:
+        error = sqlalchemy_error(exc, conn.dialect, conn.connection.dbapi_connection)
+        if error.connection_invalidated:
             conn.invalidate(exc)
-        raise DBAPIError.instance(
-            None, None, exc, dbapi_error, connection_invalidated=lost, dialect=conn.dialect
-        ) from exc
+        raise error from exc
+
+
+def sqlalchemy_error(exc: Any, dialect: Dialect, dbapi_connection: Any) -> DBAPIError:
+    """A driver error as SQLAlchemy would raise it; ``connection_invalidated`` when the
+    server is lost (or was never reached: no ``dbapi_connection``), and the caller then
+    drops its connection from the pool."""
+    lost = dbapi_connection is None or dialect.is_disconnect(exc, dbapi_connection, None)
+    error = DBAPIError.instance(
+        None, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+    )
+    assert isinstance(error, DBAPIError)  # a driver error always makes one
+    return error

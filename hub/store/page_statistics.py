@@ -1,4 +1,5 @@
-"""PostgreSQL statistics for the tables the page path reads (hub/store/bulk.py)."""
+"""PostgreSQL statistics for the tables read by key: the page path's (hub/store/bulk.py,
+refreshed by backfills) and a worker batch's (hub/worker.py)."""
 
 from __future__ import annotations
 

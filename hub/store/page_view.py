@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -35,10 +35,10 @@ from hub.identity.resolve import (
     identifier_parameters,
     identifier_rows,
     identifier_rows_statement,
-    lock_identifiers,
 )
 from hub.identity.rules import IdentityRules
 from hub.mapping import MappedRecord
+from hub.store.coltypes import as_utc
 from hub.store.models import Contact, Identifier, SourceRecord
 from hub.store.rowsets import among_param
 from hub.store.survivorship import CONTACT_COLUMNS
@@ -131,11 +131,6 @@ def _pg_reads(
     the contacts took a second."""
     rows = _pg_rows(types, kinds, cap).cte("page_rows")
     return union_all(select(rows), _named_contacts(rows, patterns))
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """A time read by the driver as its column type would give it (UTCDateTime)."""
-    return value.astimezone(UTC) if value is not None else None
 
 
 def _named_contacts(rows: Any, patterns: tuple[str, ...]) -> Any:
@@ -276,7 +271,6 @@ class Page:
         if session.get_bind().dialect.name == "postgresql":
             self.records, self.triples = self._lock_and_load(all_keys)
         else:
-            lock_identifiers(session, all_keys)  # nothing to lock: one writer at a time
             self.records = self._load_records()
             self.triples = self._load_identifiers(all_keys)
         self.by_key: dict[tuple[str, str], set[str]] = {}
@@ -330,7 +324,7 @@ class Page:
         for part, id_, otype, external, contact, updated, snapshot, deleted, kind, value in rows:
             if part == "r":
                 records[(otype, external)] = RecordState(
-                    id_, contact, _utc(updated), snapshot, _utc(deleted)
+                    id_, contact, as_utc(updated), snapshot, as_utc(deleted)
                 )
             elif part == "i":
                 triples.add((kind, value, contact))
