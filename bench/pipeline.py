@@ -80,9 +80,10 @@ def _work(url: str, name: str, start: Any, queue: Any) -> None:
 
 
 def _run_worker(url: str, name: str, start: Any, queue: Any) -> None:
+    from hub.batch_loop import settle_heap
     from hub.runtime import Runtime
     from hub.settings import settings_from_dict
-    from hub.worker import Worker, settle_heap
+    from hub.worker import Worker
 
     runtime = Runtime.build(settings_from_dict(hub_config(url), env={}))
     worker = Worker(runtime, worker_id=name)
