@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Row, Select, and_, or_, select, update
+from sqlalchemy import CursorResult, Row, Select, Update, and_, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.store.coltypes import utcnow
@@ -33,23 +33,46 @@ def claim_rows(
     returning: Sequence[Any],
 ) -> list[Row[Any]]:
     """Lease up to ``limit`` due rows of ``model``, oldest first."""
+    stmt = claim_statement(
+        model,
+        worker_id=worker_id,
+        limit=limit,
+        lease=lease,
+        returning=returning,
+        skip_locked=session.get_bind().dialect.name == "postgresql",
+    )
+    return sorted(session.execute(stmt).all(), key=lambda row: row.id)
+
+
+def claim_statement(
+    model: Any,
+    *,
+    worker_id: str,
+    limit: int,
+    lease: timedelta,
+    returning: Sequence[Any],
+    skip_locked: bool,
+) -> Update:
+    """The claim's UPDATE … RETURNING. ``status = 'pending'`` is written as a literal, not
+    a parameter: only then can a planner tell the pick stays inside the queue's
+    partial index of pending ids (a PostgreSQL generic plan or SQLite's, which do not
+    look at parameter values), rather than walk every done row still kept."""
     now = utcnow()
     due = and_(
-        model.status == "pending",
+        model.status == literal_column("'pending'"),
         model.next_attempt_at <= now,
         or_(model.lease_until.is_(None), model.lease_until < now),
     )
     pick: Select[Any] = select(model.id).where(due).order_by(model.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
+    if skip_locked:
         pick = pick.with_for_update(skip_locked=True)
-    stmt = (
+    return (
         update(model)
         .where(model.id.in_(pick.scalar_subquery()))
         .values(lease_until=now + lease, locked_by=worker_id, attempts=model.attempts + 1)
         .returning(model.id, model.attempts, *returning)
         .execution_options(synchronize_session=False)
     )
-    return sorted(session.execute(stmt).all(), key=lambda row: row.id)
 
 
 def finish_row(session: Session, model: Any, row_id: int, worker_id: str, **values: Any) -> bool:

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from hub.store.db import make_engine
-from hub.store.models import Base
+from hub.store.models import Base, in_schema_of
 
 config = context.config
 target_metadata = Base.metadata
@@ -18,6 +18,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=in_schema_of(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

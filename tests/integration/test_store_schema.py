@@ -9,13 +9,18 @@ from sqlalchemy import text
 
 from hub.runtime import Runtime
 from hub.store.migrate import current_revision, head_revision
-from hub.store.models import Base
+from hub.store.models import Base, in_schema_of
 
 
 def test_migrated_store_matches_the_models(runtime: Runtime) -> None:
     assert current_revision(runtime.engine) == head_revision()
     with runtime.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(
+                conn, opts={"include_object": in_schema_of(conn.dialect.name)}
+            ),
+            Base.metadata,
+        )
     assert diff == []
 
 
