@@ -208,6 +208,8 @@ def _utc_text(value: datetime | None) -> str | None:
     """What :class:`~hub.store.coltypes.UTCDateTime` binds, as JSON text."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).isoformat()
+    if value.tzinfo is not UTC:  # the hub's own times are UTC already: skip the convert
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+    return value.isoformat()
