@@ -54,9 +54,9 @@ def claim_statement(
     skip_locked: bool,
 ) -> Update:
     """The claim's UPDATE … RETURNING. ``status = 'pending'`` is written as a literal, not
-    a parameter: only then can a planner tell the pick stays inside the queue's
-    partial index of pending ids (a PostgreSQL generic plan or SQLite's, which do not
-    look at parameter values), rather than walk every done row still kept."""
+    a parameter: only then can PostgreSQL's generic plan (blind to parameter values)
+    tell the pick stays inside the queue's partial index of pending ids
+    (hub.store.models.pending_ids_index), rather than walk every done row still kept."""
     now = utcnow()
     due = and_(
         model.status == literal_column("'pending'"),

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from hub.store.db import make_engine
-from hub.store.models import Base, in_schema_of
+from hub.store.migrate import in_schema_of
+from hub.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

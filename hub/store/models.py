@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -227,34 +226,25 @@ class RawDelivery(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-#: The leased queues' (inbox, outbox) claimable rows in id order, on PostgreSQL. Done
-#: rows stay until retention removes them, days later, and PostgreSQL's planner, seeing
-#: ``ORDER BY id LIMIT n``, walked the primary key past every one of them (at 10k done
-#: events, 4,500 pages and 5 ms for a batch of 100). Claims name the status as a literal
-#: so the planner can prove a claim stays inside this index. SQLite needs none: it
-#: searches (status, next_attempt_at) and sorts the few pending rows it finds.
-PENDING_ONLY: dict[str, Any] = {"postgresql_where": text("status = 'pending'")}
-
-#: Indexes only PostgreSQL has; :func:`in_schema_of` leaves them out elsewhere.
-POSTGRESQL_ONLY_INDEXES = frozenset({"ix_inbox_events_pending", "ix_deliveries_pending"})
+#: Indexes only PostgreSQL builds (:func:`postgresql_only` adds them; schema comparisons
+#: leave them out elsewhere: hub.store.migrate.in_schema_of).
+POSTGRESQL_ONLY_INDEXES: set[str] = set()
 
 
 def postgresql_only(index: Index) -> Index:
-    """``index``, created on PostgreSQL alone (and so named in POSTGRESQL_ONLY_INDEXES)."""
-    assert index.name in POSTGRESQL_ONLY_INDEXES, index.name
+    """``index``, created on PostgreSQL alone."""
+    POSTGRESQL_ONLY_INDEXES.add(str(index.name))
     return index.ddl_if(dialect="postgresql")
 
 
-def in_schema_of(dialect_name: str) -> Callable[..., bool]:
-    """An alembic ``include_object`` hook: whether a model object belongs to a store of
-    ``dialect_name``, so schema comparisons do not miss what that store never builds."""
-
-    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-        return not (
-            type_ == "index" and name in POSTGRESQL_ONLY_INDEXES and dialect_name != "postgresql"
-        )
-
-    return include
+def pending_ids_index(name: str) -> Index:
+    """A leased queue's (inbox, outbox) claimable rows in id order, on PostgreSQL. Done
+    rows stay until retention removes them, days later, and PostgreSQL's planner, seeing
+    ``ORDER BY id LIMIT n``, walked the primary key past every one of them (at 10k done
+    events, 4,500 pages and 5 ms for a batch of 100). Claims name the status as a
+    literal so the planner can prove a claim stays inside this index. SQLite needs
+    none: it searches (status, next_attempt_at) and sorts the few pending rows it finds."""
+    return postgresql_only(Index(name, "id", postgresql_where=text("status = 'pending'")))
 
 
 class InboxEvent(Base):
@@ -268,7 +258,7 @@ class InboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("connector", "idempotency_key"),
         Index("ix_inbox_events_claim", "status", "next_attempt_at"),
-        postgresql_only(Index("ix_inbox_events_pending", "id", **PENDING_ONLY)),
+        pending_ids_index("ix_inbox_events_pending"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -297,7 +287,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("target", "idempotency_key"),
         Index("ix_deliveries_claim", "status", "next_attempt_at"),
-        postgresql_only(Index("ix_deliveries_pending", "id", **PENDING_ONLY)),
+        pending_ids_index("ix_deliveries_pending"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

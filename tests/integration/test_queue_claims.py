@@ -22,48 +22,29 @@ FINISHED = 3000
 PENDING = 5
 
 
-def fill_inbox(connection: Connection) -> None:
-    now = utcnow()
-    rows = [
-        {
-            "connector": "desk",
-            "idempotency_key": f"event-{n}",
-            "event_type": "contact.updated",
-            "payload": {"n": n},
-            "next_attempt_at": now - timedelta(seconds=5),
-            "received_at": now,
-        }
-        for n in range(FINISHED + PENDING)
-    ]
-    connection.execute(insert(InboxEvent), rows)
+def inbox_row(n: int) -> dict[str, Any]:
+    return {"connector": "desk", "idempotency_key": f"event-{n}", "event_type": "contact.updated"}
 
 
-def fill_outbox(connection: Connection) -> None:
-    now = utcnow()
-    rows = [
-        {
-            "target": "desk.pop",
-            "idempotency_key": f"pop-{n}",
-            "payload": {"n": n},
-            "next_attempt_at": now - timedelta(seconds=5),
-            "created_at": now,
-        }
-        for n in range(FINISHED + PENDING)
-    ]
-    connection.execute(insert(Delivery), rows)
+def outbox_row(n: int) -> dict[str, Any]:
+    return {"target": "desk.pop", "idempotency_key": f"pop-{n}"}
 
 
 QUEUES = [
-    pytest.param(InboxEvent, fill_inbox, "ix_inbox_events", id="inbox"),
-    pytest.param(Delivery, fill_outbox, "ix_deliveries", id="outbox"),
+    pytest.param(InboxEvent, inbox_row, "ix_inbox_events", id="inbox"),
+    pytest.param(Delivery, outbox_row, "ix_deliveries", id="outbox"),
 ]
 
 
-def fill_and_finish(runtime: Any, model: Any, fill: Any) -> None:
+def fill_and_finish(runtime: Any, model: Any, row: Any) -> None:
     """A burst of rows, all pending when the store last looked at the table (a queue's
     statistics always lag its churn), then all but the last few finished."""
+    due = utcnow() - timedelta(seconds=5)
+    rows = [
+        {**row(n), "payload": {"n": n}, "next_attempt_at": due} for n in range(FINISHED + PENDING)
+    ]
     with transaction(runtime.sessions) as session:
-        fill(session.connection())
+        session.execute(insert(model), rows)
     if runtime.engine.dialect.name == "postgresql":
         with runtime.engine.connect() as connection:
             connection.execute(text(f"ANALYZE {model.__tablename__}"))
@@ -116,11 +97,11 @@ def plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-@pytest.mark.parametrize(("model", "fill", "prefix"), QUEUES)
+@pytest.mark.parametrize(("model", "row", "prefix"), QUEUES)
 def test_a_claim_reads_the_pending_rows_alone(
-    runtime: Any, model: Any, fill: Any, prefix: str
+    runtime: Any, model: Any, row: Any, prefix: str
 ) -> None:
-    fill_and_finish(runtime, model, fill)
+    fill_and_finish(runtime, model, row)
     with transaction(runtime.sessions) as session:
         described, plan = claim_plan(session.connection(), model)
         session.rollback()  # EXPLAIN ANALYZE ran the claim; leave the rows unclaimed
@@ -136,11 +117,11 @@ def test_a_claim_reads_the_pending_rows_alone(
     assert all(node.get("Rows Removed by Filter", 0) == 0 for node in scans)
 
 
-@pytest.mark.parametrize(("model", "fill", "prefix"), QUEUES)
+@pytest.mark.parametrize(("model", "row", "prefix"), QUEUES)
 def test_a_claim_still_takes_the_oldest_due_rows(
-    runtime: Any, model: Any, fill: Any, prefix: str
+    runtime: Any, model: Any, row: Any, prefix: str
 ) -> None:
-    fill_and_finish(runtime, model, fill)
+    fill_and_finish(runtime, model, row)
     with transaction(runtime.sessions) as session:
         first = leases.claim_rows(
             session, model, worker_id="w1", limit=3, lease=timedelta(seconds=60), returning=()

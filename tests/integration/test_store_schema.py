@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from hub.runtime import Runtime
-from hub.store.migrate import current_revision, head_revision
-from hub.store.models import Base, in_schema_of
+from hub.store.migrate import current_revision, head_revision, in_schema_of
+from hub.store.models import Base
 
 
 def test_migrated_store_matches_the_models(runtime: Runtime) -> None:
