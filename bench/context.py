@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from bench import dataset
+from bench import dataset, dataset_cache
 from bench.common import (
     REPO,
     SECRET,
@@ -425,7 +425,7 @@ def run(
     """Both measurements on one store; builds (or reuses) the dataset first."""
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
-    data = dataset.ensure(store, contacts, per, log)
+    data = dataset_cache.ensure(store, contacts, per, log)
     out: dict[str, Any] = {
         "dataset": {k: data.get(k) for k in ("rows", "load_seconds", "rows_seconds",
                                               "index_seconds", "size_mb", "cached")},
@@ -433,11 +433,11 @@ def run(
         "interactions": (data.get("rows") or {}).get("interactions"),
         "ready_seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
-    out["warm_seconds"] = dataset.warm(store, data["url"])
+    out["warm_seconds"] = dataset_cache.warm(store, data["url"])
     log(f"context: {lookups_n} lookups over HTTP on {store}")
     out["lookups"] = lookups(data["url"], contacts, lookups_n, folder)
     log(f"pop: copying the {store} store, then {pops_n} webhooks -> pops")
-    copy_url, drop = dataset.working_copy(store, data["url"], folder)
+    copy_url, drop = dataset_cache.working_copy(store, data["url"], folder)
     try:
         out["pops"] = webhook_to_pop(copy_url, store, contacts, pops_n, folder)
     finally:

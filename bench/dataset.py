@@ -23,18 +23,14 @@ month, so one contact's interactions are spread over the table as a live store's
 
 Loading: PostgreSQL ``COPY`` (psycopg 3) into tables whose secondary indexes and
 constraints are dropped first and rebuilt after; SQLite ``executemany`` in large
-transactions with journaling off, indexes rebuilt after. The result is kept (SQLite:
-``bench/reports/data/<key>.db``; PostgreSQL: database ``threadline_benchdata_<key>``)
-and reused while the size, the schema revision and this generator are unchanged.
+transactions with journaling off, indexes rebuilt after. bench/dataset_cache.py keeps
+the result and reuses it while the size and this generator are unchanged.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import random
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -42,10 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import PG_ADMIN_URL, REPO
-
 GENERATOR = 1  # bump when the rows below change: cached stores are rebuilt
-DATA = REPO / "bench" / "reports" / "data"
 CHUNK = 50_000
 BASE = datetime(2025, 11, 1, tzinfo=UTC)
 YEAR_S = 365 * 86400
@@ -115,26 +108,6 @@ def has_email(i: int) -> bool:
 def is_merged(i: int) -> bool:
     """Merged into ``i - 1`` (a shell: everything it had now lives on the survivor)."""
     return i % 100 == 50
-
-
-def key(contacts: int, per: int) -> str:
-    """The cache key: size and generator. A cached store made under an older schema
-    revision is upgraded in place when used (``ensure``), so a new migration costs its
-    own run time, not a reload."""
-    text = f"{contacts}x{per}-g{GENERATOR}"
-    return f"{contacts}x{per}_" + hashlib.sha256(text.encode()).hexdigest()[:10]
-
-
-def _upgrade(url: str) -> str | None:
-    from hub.store.db import make_engine
-    from hub.store.migrate import current_revision, upgrade
-
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        return current_revision(engine)
-    finally:
-        engine.dispose()
 
 
 class _Ids:
@@ -384,167 +357,3 @@ def load_postgres(dsn: str, contacts: int, per: int) -> dict[str, Any]:
         conn.execute("VACUUM ANALYZE")
     return {"rows": counts, "rows_seconds": round(rows_s, 1),
             "index_seconds": round(time.perf_counter() - started - rows_s, 1)}  # fmt: skip
-
-
-def _pg_admin() -> Any:
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    from hub.store.db import normalise_url
-
-    base = make_url(normalise_url(PG_ADMIN_URL))
-    return base, create_engine(base, isolation_level="AUTOCOMMIT")
-
-
-def _pg_url(database: str) -> str:
-    base, _ = _pg_admin()
-    return str(base.set(database=database).render_as_string(hide_password=False))
-
-
-def _pg_dsn(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return str(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
-
-
-def ensure(store: str, contacts: int, per: int, log: Callable[[str], None]) -> dict[str, Any]:
-    """The cached store for this size, built if missing: ``{"url", "built", ...}``."""
-    from sqlalchemy import text
-
-    name = key(contacts, per)
-    if store == "sqlite":
-        DATA.mkdir(parents=True, exist_ok=True)
-        path = DATA / f"context-{name}.db"
-        info_path = path.with_suffix(".json")
-        if path.exists() and info_path.exists():
-            url = f"sqlite:///{path}"
-            return {**json.loads(info_path.read_text()), "url": url, "cached": True,
-                    "revision": _upgrade(url)}  # fmt: skip
-        for stale in DATA.glob(f"context-{contacts}x{per}_*"):
-            stale.unlink()
-        log(f"dataset: building {name} on sqlite (not cached yet)")
-        started = time.perf_counter()
-        tmp = path.with_suffix(".building")
-        tmp.unlink(missing_ok=True)
-        info = load_sqlite(tmp, contacts, per)
-        tmp.rename(path)
-        info.update(load_seconds=round(time.perf_counter() - started, 1),
-                    size_mb=round(path.stat().st_size / 2**20))  # fmt: skip
-        info_path.write_text(json.dumps(info))
-        return {**info, "url": f"sqlite:///{path}", "cached": False}
-    database = f"threadline_benchdata_{name}"
-    _, admin = _pg_admin()
-    try:
-        with admin.connect() as conn:
-            have = {r[0] for r in conn.execute(text("SELECT datname FROM pg_database"))}
-            comment = None
-            if database in have:
-                comment = conn.execute(
-                    text("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                         "WHERE datname = :d"), {"d": database},
-                ).scalar()  # fmt: skip
-            if comment:  # written last: a database without it was interrupted
-                url = _pg_url(database)
-                return {**json.loads(comment), "url": url, "cached": True,
-                        "revision": _upgrade(url)}  # fmt: skip
-            for stale in have:
-                if stale.startswith(f"threadline_benchdata_{contacts}x{per}_"):
-                    conn.execute(text(f'DROP DATABASE "{stale}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{database}"'))
-        log(f"dataset: building {name} on postgresql (not cached yet)")
-        started = time.perf_counter()
-        from hub.store.db import make_engine
-        from hub.store.migrate import upgrade
-
-        url = _pg_url(database)
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        info = load_postgres(_pg_dsn(url), contacts, per)
-        with admin.connect() as conn:
-            size = conn.execute(text("SELECT pg_database_size(:d)"), {"d": database}).scalar()
-            info.update(load_seconds=round(time.perf_counter() - started, 1),
-                        size_mb=round(int(size or 0) / 2**20))  # fmt: skip
-            literal = json.dumps(info).replace("'", "''")
-            conn.execute(text(f"COMMENT ON DATABASE \"{database}\" IS '{literal}'"))
-        return {**info, "url": url, "cached": False}
-    finally:
-        admin.dispose()
-
-
-def warm(store: str, url: str) -> float:
-    """Read the whole store once so its pages are in the OS page cache, as a database
-    server's working set is; seconds taken. (A store built an hour ago may have been
-    evicted, and then every lookup waits on the disk: that measures the disk.)"""
-    from sqlalchemy import text
-
-    started = time.perf_counter()
-    if store == "sqlite":
-        with Path(url.removeprefix("sqlite:///")).open("rb") as db:
-            while db.read(1 << 24):
-                pass
-        return round(time.perf_counter() - started, 1)
-    from hub.store.db import make_engine
-
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
-            conn.execute(
-                text(
-                    "SELECT pg_prewarm(c.oid::regclass, 'read') FROM pg_class c "
-                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 't')"
-                )
-            )
-            conn.commit()
-    finally:
-        engine.dispose()
-    return round(time.perf_counter() - started, 1)
-
-
-def working_copy(store: str, url: str, folder: Path) -> tuple[str, Callable[[], None]]:
-    """A copy of a cached store that a benchmark may write to, and how to drop it."""
-    from sqlalchemy import text
-
-    if store == "sqlite":
-        source = Path(url.removeprefix("sqlite:///"))
-        target = folder / f"copy-{os.getpid()}-{int(time.time())}.db"
-        shutil.copyfile(source, target)
-        # The copy sits in the page cache as gigabytes of dirty pages. The hub's first
-        # WAL checkpoint fsyncs the file and so would write them all back (0.8-1.2 s
-        # measured), a stall a live store never has: write them back now.
-        descriptor = os.open(target, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        return f"sqlite:///{target}", lambda: target.unlink(missing_ok=True)
-    from sqlalchemy.engine import make_url
-
-    template = make_url(url).database
-    copy = f"threadline_bench_copy_{os.getpid()}_{int(time.time())}"
-    _, admin = _pg_admin()
-    with admin.connect() as conn:
-        version = int(conn.execute(text("SHOW server_version_num")).scalar() or 0)
-        # FILE_COPY (PostgreSQL 15+) copies the files; the default, WAL_LOG, writes
-        # every block of a many-gigabyte store through the WAL.
-        strategy = " STRATEGY FILE_COPY" if version >= 150000 else ""
-        conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"{strategy}'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
-        admin.dispose()
-
-    return _pg_url(copy), drop
-
-
-if __name__ == "__main__":  # python -m bench.dataset STORE CONTACTS PER
-    import sys
-
-    def _log(text: str) -> None:
-        sys.stderr.write(text + "\n")
-
-    found = ensure(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), _log)
-    print(json.dumps(found))

@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         "--on-dataset",
         choices=("sqlite", "postgresql"),
         help="no bulk load: resolve --singles records against a copy of the context "
-        "benchmark's 1M-contact store (bench/dataset.py; built and cached if missing)",
+        "benchmark's 1M-contact store (bench/dataset_cache.py; built and cached if missing)",
     )
     args = parser.parse_args(argv)
     if args.on_dataset:
@@ -370,16 +370,16 @@ def singles_on_dataset(store: str, count: int, candidates: bool) -> int:
     """One record at a time against a 1M-contact store: a working copy of the context
     benchmark's (loading a million contacts through the bulk path first would measure
     the load, and the copy keeps the cached store pristine)."""
-    from bench import dataset
+    from bench import dataset_cache
 
     def log(text: str) -> None:
         sys.stderr.write(text + "\n")
 
-    found = dataset.ensure(store, DATASET_CONTACTS, DATASET_PER, log)
+    found = dataset_cache.ensure(store, DATASET_CONTACTS, DATASET_PER, log)
     folder = Path(tempfile.mkdtemp(prefix="threadline-identity-bench-"))
-    url, drop = dataset.working_copy(store, found["url"], folder)
+    url, drop = dataset_cache.working_copy(store, found["url"], folder)
     try:
-        dataset.warm(store, url)  # a live store's pages are in memory, not on the disk
+        dataset_cache.warm(store, url)  # a live store's pages are in memory, not on the disk
         runtime = build(url, candidates)
         settle_after_startup()
         print(f"identity bench: {count} single records against {DATASET_CONTACTS:,} contacts")

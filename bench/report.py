@@ -97,7 +97,7 @@ def _backfill(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
 
 def _context(r: dict[str, Any], goals: dict[str, Any]) -> list[str]:
     """Context lookups and webhook → pop per store, beside the issue's goals."""
-    lines = ["## Context store (bench/dataset.py, cached between runs)", "",
+    lines = ["## Context store (bench/dataset.py, kept by bench/dataset_cache.py)", "",
              "| store | contacts | interactions | rows loaded in s | indexes in s | total s "
              "| size MB | cached |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for store, x in r.items():
