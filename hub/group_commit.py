@@ -28,11 +28,13 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from hub.store.db import driver_errors
 
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
@@ -80,7 +82,10 @@ class GroupCommit(Generic[Item, Result]):
     ``write(conn, items)`` runs inside a transaction on ``engine`` and returns one
     result per item, in order. With ``autocommit`` the connection is in autocommit
     mode instead: ``write`` must then be one statement (atomic on its own), and the
-    batch costs no BEGIN and COMMIT round trips. ``after_commit(items)`` runs once per
+    batch costs no BEGIN and COMMIT round trips. With ``driver_begin`` (a statement,
+    say SQLite's ``BEGIN IMMEDIATE``) the transaction is begun with it and committed on
+    the driver's connection, not through SQLAlchemy, and ``write`` must work on the
+    driver's connection as well. ``after_commit(items)`` runs once per
     committed batch (say, to wake local workers).
 
     ``serialize``, when given, is entered around each batch: on SQLite a file lock
@@ -105,12 +110,14 @@ class GroupCommit(Generic[Item, Result]):
         after_commit: Callable[[Sequence[Item]], None] | None = None,
         *,
         autocommit: bool = False,
+        driver_begin: str | None = None,
         serialize: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self._engine = engine
         self._write = write
         self._after_commit = after_commit
         self._autocommit = autocommit
+        self._driver_begin = driver_begin
         self._serialize = serialize or nullcontext
         self._lock = threading.Lock()
         self._pending: list[_Slot[Item, Result]] = []
@@ -192,12 +199,32 @@ class GroupCommit(Generic[Item, Result]):
             self._conn = conn
         return self._conn
 
+    def _transaction(self, conn: Connection, items: list[Item]) -> Sequence[Result]:
+        if self._autocommit:  # one statement, atomic on its own: no transaction to keep
+            return self._write(conn, items)
+        if self._driver_begin is None:
+            with conn.begin():
+                return self._write(conn, items)
+        # Begun and committed on the driver's connection (``write`` must then use the
+        # driver too): SQLAlchemy's begin and commit cost a small batch more CPU than
+        # SQLite's own work, fsync aside. Driver errors still surface as SQLAlchemy's.
+        driver = conn.connection.driver_connection
+        with driver_errors(conn):
+            driver.execute(self._driver_begin)
+            try:
+                results = self._write(conn, items)
+                driver.commit()
+            except BaseException:
+                with suppress(Exception):  # a lost connection: the original error matters
+                    driver.rollback()
+                raise
+        return results
+
     def _commit(self, batch: list[_Slot[Item, Result]]) -> None:
         """Write ``batch`` in one transaction and settle every slot; never raises."""
         try:
             conn = self._connection()
-            with conn.begin():
-                results = self._write(conn, [slot.item for slot in batch])
+            results = self._transaction(conn, [slot.item for slot in batch])
         except Exception as exc:  # noqa: BLE001 - settled into the slots, raised by submit
             if self._conn is not None:  # a failed batch never hands its connection on
                 self._conn.close()

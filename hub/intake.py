@@ -63,15 +63,19 @@ def _setup(state: BlueprintSetupState) -> None:
     # On PostgreSQL a batch is one statement, so it runs in autocommit mode: a single
     # round trip stores, commits and notifies (see inbox.store_batch). On a SQLite
     # file, the web processes' committers queue on a lock file beside the database.
+    # On SQLite the batch's transaction is begun (taking the write lock, as the
+    # engine's begin hook does) and committed on the driver, as the write itself is.
     url = runtime.engine.url
+    sqlite = url.get_backend_name() == "sqlite"
     serialize = None
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    if sqlite and url.database not in (None, "", ":memory:"):
         serialize = FileLock(f"{url.database}-intake.lock")
     committer = GroupCommit(
         runtime.engine,
         write,
         committed,
         autocommit=url.get_backend_name() == "postgresql",
+        driver_begin="BEGIN IMMEDIATE" if sqlite else None,
         serialize=serialize,
     )
     state.app.extensions[COMMITTER] = committer

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from helpers.driver_hooks import on_intake_statement
 from helpers.flow import request_line
 from helpers.signing import contact_event, signed
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from hub.app import create_app
 from hub.intake import INTAKE, FastPath
@@ -117,13 +118,12 @@ def store_fails(runtime: Runtime) -> Iterator[dict[str, Any]]:
     """Make the next intake INSERTs fail as the store would (``error`` names how)."""
     state: dict[str, Any] = {"error": None}
 
-    def hook(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def hook(dbapi: Any, statement: str, _parameters: Any) -> None:
         if state["error"] and "INSERT INTO inbox_events" in statement:
-            raise getattr(conn.dialect.loaded_dbapi, state["error"])("injected")
+            raise getattr(dbapi, state["error"])("injected")
 
-    event.listen(runtime.engine, "before_cursor_execute", hook)
-    yield state
-    event.remove(runtime.engine, "before_cursor_execute", hook)
+    with on_intake_statement(hook):
+        yield state
 
 
 @pytest.mark.parametrize("error", ["OperationalError", "DataError", "ProgrammingError"])

@@ -4,8 +4,8 @@ the transaction holding it has committed, a store failure fails exactly the requ
 its batch (503, nothing of them stored), and a poison request or a duplicate in a batch
 never fails its neighbours.
 
-A gate on the engine holds the first batch inside its INSERT, so which requests share
-a batch is decided by the test, not by timing.
+A gate on intake's driver cursor holds the first batch inside its INSERT, so which
+requests share a batch is decided by the test, not by timing.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from helpers.driver_hooks import on_intake_statement
 from helpers.signing import contact_event, signed
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import event, func, select
 
 from hub.group_commit import FileLock, GroupCommit
 from hub.inbox import Incoming
@@ -37,18 +38,15 @@ class Gate:
     can be made to fail as a store that went away, or (when they carry :data:`POISON`)
     as a value the store refuses."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self) -> None:
         self.entered = threading.Event()
         self.released = threading.Event()
         self.hold_next = True
         self.fail_store = False
-        event.listen(engine, "before_cursor_execute", self.hook)
 
-    def hook(self, conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    def hook(self, dbapi: Any, statement: str, parameters: Any) -> None:
         if "INSERT INTO inbox_events" not in statement:
             return
-        dbapi = conn.dialect.loaded_dbapi
         if self.hold_next:
             self.hold_next = False
             self.entered.set()
@@ -62,16 +60,13 @@ class Gate:
     def open(self) -> None:
         self.released.set()
 
-    def remove(self) -> None:
-        event.remove(self.engine, "before_cursor_execute", self.hook)
-
 
 @pytest.fixture
-def gate(runtime: Runtime) -> Iterator[Gate]:
-    gate = Gate(runtime.engine)
-    yield gate
-    gate.open()
-    gate.remove()
+def gate() -> Iterator[Gate]:
+    gate = Gate()
+    with on_intake_statement(gate.hook):
+        yield gate
+        gate.open()
 
 
 def committer(app: Flask) -> GroupCommit[Any, Any]:
