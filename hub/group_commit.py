@@ -208,7 +208,7 @@ class GroupCommit(Generic[Item, Result]):
         # Begun and committed on the driver's connection (``write`` must then use the
         # driver too): SQLAlchemy's begin and commit cost a small batch more CPU than
         # SQLite's own work, fsync aside. Driver errors still surface as SQLAlchemy's.
-        driver = conn.connection.driver_connection
+        driver: Any = conn.connection.driver_connection
         with driver_errors(conn):
             driver.execute(self._driver_begin)
             try:

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.wrappers import Request
 
-from hub import inbox
+from hub import inbox_writes
 from hub.group_commit import FileLock, GroupCommit
-from hub.inbox import Incoming
+from hub.inbox_writes import Incoming, Prepared
 from hub.plugin import AckResponse, Connector, InboundEndpoint, InboundEvent, IntakeResult
 from hub.problems import problem
 from hub.runtime import Runtime
@@ -52,16 +52,16 @@ def _setup(state: BlueprintSetupState) -> None:
     runtime: Runtime = state.app.extensions["threadline"]
     wakeup = runtime.wakeup.event
 
-    def write(conn: Connection, items: Sequence[Incoming]) -> list[tuple[int, int]]:
+    def write(conn: Connection, items: Sequence[Prepared]) -> list[tuple[int, int]]:
         # Other processes' workers wake at commit (PostgreSQL NOTIFY), this one's after.
-        return inbox.store_batch(conn, items, notify=CHANNEL)
+        return inbox_writes.store_batch(conn, items, notify=CHANNEL)
 
-    def committed(_items: Sequence[Incoming]) -> None:
+    def committed(_items: Sequence[Prepared]) -> None:
         if not wakeup.is_set():  # a web process has no worker to clear it: set it once
             runtime.wakeup.set()
 
     # On PostgreSQL a batch is one statement, so it runs in autocommit mode: a single
-    # round trip stores, commits and notifies (see inbox.store_batch). On a SQLite
+    # round trip stores, commits and notifies (see inbox_writes.store_batch). On a SQLite
     # file, the web processes' committers queue on a lock file beside the database.
     # On SQLite the batch's transaction is begun (taking the write lock, as the
     # engine's begin hook does) and committed on the driver, as the write itself is.
@@ -80,23 +80,26 @@ def _setup(state: BlueprintSetupState) -> None:
     )
     state.app.extensions[COMMITTER] = committer
     state.app.extensions[INTAKE] = Intake(
-        runtime.connectors, runtime.settings.hub.intake, committer
+        runtime.connectors, runtime.settings.hub.intake, committer, runtime.engine.dialect
     )
 
 
 class Intake:
     """What every webhook request of an app needs, looked up once: the connectors, the
-    intake settings, the group committer, and each endpoint by its URL names."""
+    intake settings, the group committer and the store's dialect (for the rows a
+    request prepares before it queues), and each endpoint by its URL names."""
 
     def __init__(
         self,
         connectors: dict[str, Connector],
         settings: IntakeSettings,
-        committer: GroupCommit[Incoming, tuple[int, int]],
+        committer: GroupCommit[Prepared, tuple[int, int]],
+        dialect: Dialect,
     ) -> None:
         self.connectors = connectors
         self.settings = settings
         self.committer = committer
+        self.dialect = dialect
         self._endpoints: dict[tuple[str, str], InboundEndpoint] = {}
 
     def endpoint(
@@ -176,7 +179,7 @@ def _handle(intake: Intake, req: Request, connector_name: str, endpoint_name: st
         if endpoint.query:
             return _respond(endpoint.answer(raw))
         events = endpoint.parse(raw)
-        return _store_and_ack(intake.committer, endpoint, raw, events, context)
+        return _store_and_ack(intake, endpoint, raw, events, context)
     except SignatureError as exc:
         log.warning("intake.signature_rejected", extra={**context, "reason": exc.message})
         return problem(401, exc.code, exc.message)
@@ -281,7 +284,7 @@ def _handshake(endpoint: InboundEndpoint, raw: RawRequest, context: dict[str, st
 
 
 def _store_and_ack(
-    committer: GroupCommit[Incoming, tuple[int, int]],
+    intake: Intake,
     endpoint: InboundEndpoint,
     raw: RawRequest,
     events: list[InboundEvent],
@@ -291,12 +294,14 @@ def _store_and_ack(
 
     The commit is shared with whatever other requests of this process are storing at
     the same moment (``hub/group_commit.py``); this request is answered only once the
-    transaction holding its events has committed.
+    transaction holding its events has committed. Its rows are made here, before it
+    queues, so the committer only sends them (``hub/inbox_writes.py``).
     """
     started = time.perf_counter()
+    incoming = Incoming(context["connector"], endpoint.name, raw, events)
     try:
-        stored, duplicates = committer.submit(
-            Incoming(context["connector"], endpoint.name, raw, events)
+        stored, duplicates = intake.committer.submit(
+            inbox_writes.prepare(intake.dialect, incoming)
         )
     except DataError as exc:  # the store refuses this content (a NUL in PostgreSQL text)
         log.warning(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hub import inbox
+from hub import inbox_writes
 
 Hook = Callable[[Any, str, Any], None]
 
@@ -45,11 +45,11 @@ class _HookedCursor:
 def on_intake_statement(hook: Hook) -> Iterator[None]:
     """Call ``hook(dbapi, statement, parameters)`` before every statement intake's
     batch write sends, until the block ends."""
-    real = inbox.driver_cursor
+    real = inbox_writes.driver_cursor
 
     def hooked(conn: Any) -> _HookedCursor:
         return _HookedCursor(real(conn), conn.dialect.loaded_dbapi, hook)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(inbox, "driver_cursor", hooked)
+        patch.setattr(inbox_writes, "driver_cursor", hooked)
         yield
