@@ -211,7 +211,7 @@ class Counter:
                 self.statements += 2
                 return _sent(*args, **kwargs)
 
-            module.read_after_locks = counted  # type: ignore[assignment]
+            module.read_after_locks = counted  # type: ignore[attr-defined]
 
     def _count(self, *args: Any) -> None:
         self.statements += 1

@@ -29,11 +29,11 @@ def summarise(profile: cProfile.Profile | str, top: int = 12) -> dict[str, Any]:
                      "own": own})  # fmt: skip
     total = sum(r["tottime_s"] for r in rows) or 1.0
     by_self = sorted(rows, key=lambda r: r["tottime_s"], reverse=True)[:top]
-    own = sorted((r for r in rows if r["own"]), key=lambda r: r["cumtime_s"], reverse=True)
+    ours = sorted((r for r in rows if r["own"]), key=lambda r: r["cumtime_s"], reverse=True)
     return {
         "total_s": round(total, 2),
         "top_self": [{**r, "share": round(r["tottime_s"] / total, 3)} for r in by_self],
-        "top_own_cumulative": own[:top],
+        "top_own_cumulative": ours[:top],
     }
 
 

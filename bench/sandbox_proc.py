@@ -24,8 +24,8 @@ def build(kind: str, contacts: int) -> tuple[object, dict[str, str]]:
 
     counts = SeedCounts(contacts=contacts, companies=0, calls=0, emails=0, notes=0, meetings=0)
     limits = RateLimits(per_ten_seconds=10_000_000, daily=100_000_000, search_per_second=10_000)
-    box = HubSpotSandbox(seed=1, counts=counts, rate_limits=limits)
-    return box, {"token": box.private_app_token, "portal_id": str(box.portal_id)}
+    hubspot = HubSpotSandbox(seed=1, counts=counts, rate_limits=limits)
+    return hubspot, {"token": hubspot.private_app_token, "portal_id": str(hubspot.portal_id)}
 
 
 def main() -> None:
