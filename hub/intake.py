@@ -61,10 +61,10 @@ def _setup(state: BlueprintSetupState) -> None:
             runtime.wakeup.set()
 
     # On PostgreSQL a batch is one statement, so it runs in autocommit mode: a single
-    # round trip stores, commits and notifies (see inbox_writes.store_batch). On a SQLite
+    # round trip stores, commits and notifies (see inbox_writes.store_batch). On SQLite
+    # the batch's transaction is begun (taking the write lock, as the engine's begin
+    # hook does) and committed on the driver, as the write itself is; on a SQLite
     # file, the web processes' committers queue on a lock file beside the database.
-    # On SQLite the batch's transaction is begun (taking the write lock, as the
-    # engine's begin hook does) and committed on the driver, as the write itself is.
     url = runtime.engine.url
     sqlite = url.get_backend_name() == "sqlite"
     serialize = None
