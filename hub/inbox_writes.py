@@ -22,13 +22,14 @@ from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import Connection, Dialect, Table
 
 from hub.plugin import InboundEvent
 from hub.store.db import driver_errors
 from hub.store.models import InboxEvent, RawDelivery
+from hub.store.sqlite_rows import bind_processors
 from webhooks import RawRequest
 
 #: Headers never kept with a stored request: credentials of the sender.
@@ -132,15 +133,14 @@ class _Binders:
 
 @cache
 def _sqlite_binders(dialect: Dialect) -> _Binders:
-    def binder(column: Any) -> Callable[[Any], Any]:
-        process = column.type.dialect_impl(dialect).bind_processor(dialect)
-        return process or (lambda value: value)
+    events, requests = cast(Table, InboxEvent.__table__), cast(Table, RawDelivery.__table__)
+    (payload,) = bind_processors(dialect, events, ("payload",))
+    body, received_at = bind_processors(dialect, requests, ("body", "received_at"))
+    return _Binders(json=payload or _as_is, blob=body or _as_is, time=received_at or _as_is)
 
-    return _Binders(
-        json=binder(InboxEvent.__table__.c.payload),
-        blob=binder(RawDelivery.__table__.c.body),
-        time=binder(RawDelivery.__table__.c.received_at),
-    )
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def _sqlite_rows(

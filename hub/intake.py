@@ -66,16 +66,16 @@ def _setup(state: BlueprintSetupState) -> None:
     # hook does) and committed on the driver, as the write itself is; on a SQLite
     # file, the web processes' committers queue on a lock file beside the database.
     url = runtime.engine.url
-    sqlite = url.get_backend_name() == "sqlite"
+    backend = url.get_backend_name()
     serialize = None
-    if sqlite and url.database not in (None, "", ":memory:"):
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
         serialize = FileLock(f"{url.database}-intake.lock")
     committer = GroupCommit(
         runtime.engine,
         write,
         committed,
-        autocommit=url.get_backend_name() == "postgresql",
-        driver_begin="BEGIN IMMEDIATE" if sqlite else None,
+        autocommit=backend == "postgresql",
+        driver_begin="BEGIN IMMEDIATE" if backend == "sqlite" else None,
         serialize=serialize,
     )
     state.app.extensions[COMMITTER] = committer
@@ -300,9 +300,7 @@ def _store_and_ack(
     started = time.perf_counter()
     incoming = Incoming(context["connector"], endpoint.name, raw, events)
     try:
-        stored, duplicates = intake.committer.submit(
-            inbox_writes.prepare(intake.dialect, incoming)
-        )
+        stored, duplicates = intake.committer.submit(inbox_writes.prepare(intake.dialect, incoming))
     except DataError as exc:  # the store refuses this content (a NUL in PostgreSQL text)
         log.warning(
             "intake.payload_refused_by_store",

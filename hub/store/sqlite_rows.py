@@ -100,7 +100,7 @@ def _insert(
     statement = f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({marks})"  # noqa: S608 - names from the models
     if conflict:
         statement += f" ON CONFLICT ({', '.join(quote.quote(c) for c in conflict)}) DO NOTHING"
-    return statement, _processors(dialect, table, columns)
+    return statement, bind_processors(dialect, table, columns)
 
 
 @cache
@@ -110,10 +110,10 @@ def _update(
     quote = dialect.identifier_preparer
     assigned = ", ".join(f"{quote.quote(c)} = ?" for c in columns)
     statement = f"UPDATE {quote.format_table(table)} SET {assigned} WHERE id = ?"  # noqa: S608 - names from the models
-    return statement, _processors(dialect, table, columns)
+    return statement, bind_processors(dialect, table, columns)
 
 
-def _processors(
+def bind_processors(
     dialect: Dialect, table: Table, columns: tuple[str, ...]
 ) -> tuple[Callable[[Any], Any] | None, ...]:
     """Each column's bind processor on ``dialect`` (None: the value goes as it is)."""
